@@ -1,0 +1,241 @@
+#!/usr/bin/env node
+/** The `audiolm` command line. Each command has --help; data-producing ones have --json. */
+import { readFileSync } from "node:fs";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+import { Codec } from "./codec.js";
+import { convertEncodec } from "./convert/encodec.js";
+import { AudioLMError } from "./errors.js";
+import { native, packageRoot } from "./native.js";
+import { npyToInt32, readNpy, writeNpy } from "./npy.js";
+import { readWav, writeWav } from "./wav.js";
+
+class UsageError extends Error {}
+
+const HELP: Record<string, string> = {
+  main: `audiolm — AudioLM-family audio generation and neural codec tools
+
+Usage: audiolm <command> [options]
+
+Commands:
+  info                      build, backends and devices
+  codec encode IN.wav       waveform → RVQ codes (.npy)
+  codec decode CODES.npy    RVQ codes → waveform (.wav)
+  convert encodec SRC       EnCodec checkpoint → codec component (.safetensors)
+
+Run \`audiolm <command> --help\` for a command's options.`,
+  info: `Usage: audiolm info [--json]
+
+Prints the package version, the native build, CPU kernels and threads, and CUDA devices.`,
+  "codec encode": `Usage: audiolm codec encode IN.wav -m CODEC -o CODES.npy [--bandwidth KBPS | --quantizers N] [--json]
+
+Encodes a WAV (any rate, depth, channel count; downmixed and resampled to the codec's rate)
+to int32 codes of shape [1, quantizers, frames].
+
+  -m, --model PATH      codec component (.safetensors from \`audiolm convert encodec\`)
+  -o, --output PATH     where to write the codes (.npy)
+  --bandwidth KBPS      target bandwidth (e.g. 6 for 8 quantizers on EnCodec 24 kHz)
+  --quantizers N        number of RVQ levels (default: all)
+  --threads N           CPU threads
+  --json                print a JSON summary`,
+  "codec decode": `Usage: audiolm codec decode CODES.npy -m CODEC -o OUT.wav [--pcm16] [--length SAMPLES] [--json]
+
+Decodes codes of shape [quantizers, frames] or [1, quantizers, frames] (int32 or int64) to a WAV.
+
+  -m, --model PATH      codec component
+  -o, --output PATH     where to write the audio (.wav, 32-bit float unless --pcm16)
+  --pcm16               write 16-bit PCM
+  --length SAMPLES      trim the output to this many samples
+  --threads N           CPU threads
+  --json                print a JSON summary`,
+  "convert encodec": `Usage: audiolm convert encodec SRC -o OUT.safetensors [--config CONFIG.json] [--sample-rate HZ]
+                               [--causal | --non-causal] [--dtype F32|F16|BF16]
+
+Converts an EnCodec checkpoint — Meta's original layout (.th/.pt) or Hugging Face's EncodecModel
+(.safetensors or pytorch_model.bin; a config.json beside it is read) — to a codec component.
+Settings the weights do not contain default to the 24 kHz model's (24000 Hz, causal, reflect).`,
+};
+
+type Values = Record<string, string | boolean | undefined>;
+
+function parse(argv: string[], options: ParseArgsConfig["options"], help: string): { values: Values; positionals: string[] } {
+  try {
+    const r = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    return { values: r.values as Values, positionals: r.positionals };
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${help}`);
+  }
+}
+
+function num(v: string | boolean | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== "string" || v.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${name} expects a number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function need(v: unknown, what: string, help: string): string {
+  if (typeof v !== "string" || v === "") throw new UsageError(`missing ${what}\n\n${help}`);
+  return v;
+}
+
+async function cmdInfo(argv: string[]): Promise<void> {
+  const { values } = parse(argv, { json: { type: "boolean" } }, HELP.info);
+  if (values.help) return void console.log(HELP.info);
+  const pkg = JSON.parse(readFileSync(`${packageRoot()}/package.json`, "utf8"));
+  const info = native().info();
+  const out = { version: pkg.version, node: process.version, platform: `${process.platform}-${process.arch}`, ...info };
+  if (values.json) return void console.log(JSON.stringify(out, null, 2));
+  console.log(`audiolm-node ${out.version} (${out.buildType} build, Node ${out.node}, ${out.platform})`);
+  console.log(`CPU: ${info.threads} threads, ${info.cpuKernels} kernels`);
+  console.log(`CUDA: ${info.cudaCompiled ? "compiled" : "not compiled"}; ${info.cudaStatus}`);
+  for (const g of info.gpus) {
+    console.log(`  GPU ${g.index}: ${g.name} (sm_${g.computeCapability.replace(".", "")}, ${(g.totalMemory / 2 ** 30).toFixed(1)} GiB)`);
+  }
+}
+
+async function cmdCodecEncode(argv: string[]): Promise<void> {
+  const help = HELP["codec encode"];
+  const { values, positionals } = parse(
+    argv,
+    {
+      model: { type: "string", short: "m" },
+      output: { type: "string", short: "o" },
+      bandwidth: { type: "string" },
+      quantizers: { type: "string" },
+      threads: { type: "string" },
+      json: { type: "boolean" },
+    },
+    help,
+  );
+  if (values.help) return void console.log(help);
+  if (positionals.length !== 1) throw new UsageError(`expected one input WAV\n\n${help}`);
+  const model = need(values.model, "-m/--model", help);
+  const output = need(values.output, "-o/--output", help);
+  const threads = num(values.threads, "threads");
+  const codec = await Codec.load(model, threads ? { threads } : {});
+  try {
+    const wav = await readWav(positionals[0], { sampleRate: codec.sampleRate });
+    const t0 = performance.now();
+    const codes = await codec.encode(wav.samples, { bandwidth: num(values.bandwidth, "bandwidth"), quantizers: num(values.quantizers, "quantizers") });
+    const seconds = (performance.now() - t0) / 1000;
+    await writeNpy(output, codes.data, codes.shape);
+    const summary = { input: positionals[0], output, shape: codes.shape, audioSeconds: wav.samples.length / codec.sampleRate, seconds };
+    if (values.json) console.log(JSON.stringify(summary));
+    else console.error(`wrote ${output}: codes [${codes.shape.join(", ")}] from ${summary.audioSeconds.toFixed(2)} s of audio in ${seconds.toFixed(2)} s`);
+  } finally {
+    await codec.dispose();
+  }
+}
+
+async function cmdCodecDecode(argv: string[]): Promise<void> {
+  const help = HELP["codec decode"];
+  const { values, positionals } = parse(
+    argv,
+    {
+      model: { type: "string", short: "m" },
+      output: { type: "string", short: "o" },
+      pcm16: { type: "boolean" },
+      length: { type: "string" },
+      threads: { type: "string" },
+      json: { type: "boolean" },
+    },
+    help,
+  );
+  if (values.help) return void console.log(help);
+  if (positionals.length !== 1) throw new UsageError(`expected one codes .npy file\n\n${help}`);
+  const model = need(values.model, "-m/--model", help);
+  const output = need(values.output, "-o/--output", help);
+  const threads = num(values.threads, "threads");
+  const arr = await readNpy(positionals[0]);
+  let shape = arr.shape;
+  if (shape.length === 3 && shape[0] === 1) shape = shape.slice(1);
+  if (shape.length !== 2) {
+    throw new AudioLMError("ERR_AUDIOLM_INVALID_ARGUMENT", `Expected codes of shape [quantizers, frames] or [1, quantizers, frames] in ${positionals[0]} but found [${arr.shape.join(", ")}]`);
+  }
+  const data = npyToInt32(arr);
+  const codec = await Codec.load(model, threads ? { threads } : {});
+  try {
+    const length = num(values.length, "length");
+    const t0 = performance.now();
+    const [audio] = await codec.decode({ data, shape: [1, shape[0], shape[1]] }, length ? { lengths: [length] } : {});
+    const seconds = (performance.now() - t0) / 1000;
+    await writeWav(output, audio, codec.sampleRate, { format: values.pcm16 ? "s16" : "f32" });
+    const summary = { input: positionals[0], output, samples: audio.length, sampleRate: codec.sampleRate, seconds };
+    if (values.json) console.log(JSON.stringify(summary));
+    else console.error(`wrote ${output}: ${(audio.length / codec.sampleRate).toFixed(2)} s at ${codec.sampleRate} Hz in ${seconds.toFixed(2)} s`);
+  } finally {
+    await codec.dispose();
+  }
+}
+
+async function cmdConvert(argv: string[]): Promise<void> {
+  const format = argv[0];
+  if (format === undefined || format === "--help" || format === "-h") {
+    return void console.log(`Usage: audiolm convert FORMAT SRC... -o OUT\n\nFormats: encodec\n\n${HELP["convert encodec"]}`);
+  }
+  if (format !== "encodec") throw new UsageError(`unknown format ${JSON.stringify(format)}; supported: encodec`);
+  const help = HELP["convert encodec"];
+  const { values, positionals } = parse(
+    argv.slice(1),
+    {
+      output: { type: "string", short: "o" },
+      config: { type: "string" },
+      "sample-rate": { type: "string" },
+      causal: { type: "boolean" },
+      "non-causal": { type: "boolean" },
+      dtype: { type: "string" },
+      json: { type: "boolean" },
+    },
+    help,
+  );
+  if (values.help) return void console.log(help);
+  if (positionals.length !== 1) throw new UsageError(`expected one source checkpoint\n\n${help}`);
+  const output = need(values.output, "-o/--output", help);
+  if (values.causal && values["non-causal"]) throw new UsageError("give --causal or --non-causal, not both");
+  const dtype = values.dtype as string | undefined;
+  if (dtype !== undefined && !["F32", "F16", "BF16"].includes(dtype)) throw new UsageError(`--dtype must be F32, F16 or BF16, not ${dtype}`);
+  const config = await convertEncodec(positionals[0], output, {
+    configPath: values.config as string | undefined,
+    dtype: dtype as "F32" | "F16" | "BF16" | undefined,
+    overrides: {
+      ...(values["sample-rate"] !== undefined ? { sampleRate: num(values["sample-rate"], "sample-rate") } : {}),
+      ...(values.causal ? { causal: true } : values["non-causal"] ? { causal: false } : {}),
+    },
+  });
+  if (values.json) console.log(JSON.stringify({ output, config }));
+  else console.error(`wrote ${output}: EnCodec ${config.sampleRate} Hz, ratios [${config.ratios}], ${config.numQuantizers} × ${config.codebookSize} codes`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    if (cmd === undefined || cmd === "--help" || cmd === "-h" || cmd === "help") {
+      console.log(HELP.main);
+      return cmd === undefined ? 2 : 0;
+    }
+    if (cmd === "info") await cmdInfo(rest);
+    else if (cmd === "codec" && rest[0] === "encode") await cmdCodecEncode(rest.slice(1));
+    else if (cmd === "codec" && rest[0] === "decode") await cmdCodecDecode(rest.slice(1));
+    else if (cmd === "codec") throw new UsageError(`usage: audiolm codec encode|decode ...\n\n${HELP.main}`);
+    else if (cmd === "convert") await cmdConvert(rest);
+    else throw new UsageError(`unknown command ${JSON.stringify(cmd)}\n\n${HELP.main}`);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`audiolm: ${err.message}`);
+      return 2;
+    }
+    if (err instanceof AudioLMError || (err as { code?: string })?.code?.startsWith?.("ERR_AUDIOLM_")) {
+      const e = err as AudioLMError;
+      console.error(`audiolm: error [${e.code}]: ${e.message}`);
+      return 1;
+    }
+    console.error(`audiolm: unexpected error: ${(err as Error)?.stack ?? err}`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,21 @@
+/**
+ * audiolm-node: AudioLM-family audio generation for Node.js.
+ *
+ * ```ts
+ * import { Codec, readWav, writeWav } from "audiolm-node";
+ * await using codec = await Codec.load("codec.safetensors");
+ * const { samples } = await readWav("in.wav", { sampleRate: codec.sampleRate });
+ * const codes = await codec.encode(samples, { bandwidth: 6 });
+ * const [audio] = await codec.decode(codes);
+ * ```
+ */
+export { Codec, type CodecCodes, type DecodeOptions, type EncodeOptions } from "./codec.js";
+export { AudioLMError, type AudioLMErrorCode } from "./errors.js";
+export { type Device, type LoadOptions } from "./options.js";
+export { convertEncodec, type EncodecConfig, type ConvertEncodecOptions } from "./convert/encodec.js";
+export { native as nativeAddon } from "./native.js";
+export type { NativeInfo } from "./addon-types.js";
+export * from "./wav.js";
+export * from "./npy.js";
+export { resample } from "./resample.js";
+export { loadTorchCheckpoint, flattenStateDict } from "./torch-checkpoint.js";

@@ -1,0 +1,318 @@
+/**
+ * A small, defensive zip reader over an in-memory Buffer.
+ *
+ * Used for PyTorch `torch.save` archives (which miniz writes with zip64 records and 64-byte aligned,
+ * uncompressed entries) and for numpy `.npz` files (Python's zipfile; stored or deflated).
+ *
+ * Design: the whole file lives in one Buffer (see {@link readFileFully}; files up to
+ * `buffer.constants.MAX_LENGTH`, 4 GiB on Node 20, are fine). Stored entries are returned as
+ * zero-copy `subarray`s of that Buffer, deflated ones are inflated with `zlib.inflateRawSync`
+ * bounded by the declared uncompressed size.
+ *
+ * Every offset and size is checked against the file: an entry whose header or data lies outside the
+ * file, overlaps the central directory or another entry, has an unsafe name (absolute, `..`, drive
+ * letters, backslashes, NUL), is encrypted, duplicated, or uses an unsupported method is rejected
+ * with `AudioLMError` code `ERR_AUDIOLM_INVALID_CHECKPOINT` naming the entry.
+ */
+import * as fs from "node:fs";
+import { constants as bufferConstants } from "node:buffer";
+import * as zlib from "node:zlib";
+import { AudioLMError } from "./errors.js";
+
+/** One file of the archive, as described by the central directory (sizes already zip64-resolved). */
+export interface ZipEntry {
+  /** Entry name as stored (forward slashes). */
+  readonly name: string;
+  /** 0 = stored, 8 = deflate. */
+  readonly method: number;
+  readonly compressedSize: number;
+  readonly uncompressedSize: number;
+  readonly crc32: number;
+  /** Offset of the local file header. */
+  readonly localHeaderOffset: number;
+  /** Offset of the entry's (compressed) data, resolved from the local header. */
+  readonly dataOffset: number;
+}
+
+export interface ZipArchive {
+  /** Entries in central-directory order. */
+  readonly entries: readonly ZipEntry[];
+  /** Whether an entry with exactly this name exists. */
+  has(name: string): boolean;
+  /** The entry with exactly this name, or undefined. */
+  entry(name: string): ZipEntry | undefined;
+  /**
+   * The uncompressed bytes of an entry. Stored entries are zero-copy views into the archive Buffer
+   * (do not mutate them); deflated ones are freshly inflated. Throws ERR_AUDIOLM_INVALID_CHECKPOINT
+   * when the entry is missing or corrupt.
+   */
+  read(name: string, options?: { verifyCrc?: boolean }): Buffer;
+}
+
+export interface OpenZipOptions {
+  /** Name used in error messages (e.g. the file path). */
+  source?: string;
+  /**
+   * Check CRC-32 of entries on read. Default: true for deflated entries, false for stored ones
+   * (stored tensor data can be gigabytes; bounds are still fully checked).
+   */
+  verifyCrc?: boolean;
+}
+
+const SIG_LOCAL = 0x04034b50;
+const SIG_CENTRAL = 0x02014b50;
+const SIG_EOCD = 0x06054b50;
+const SIG_EOCD64 = 0x06064b50;
+const SIG_EOCD64_LOCATOR = 0x07064b50;
+
+function fail(source: string | undefined, message: string): never {
+  throw new AudioLMError("ERR_AUDIOLM_INVALID_CHECKPOINT", `${source ? source + ": " : ""}${message}`);
+}
+
+/** Reads a little-endian u64 as a number, failing when it is not a safe integer. */
+function readU64(buf: Buffer, off: number, what: string, source?: string): number {
+  const lo = buf.readUInt32LE(off);
+  const hi = buf.readUInt32LE(off + 4);
+  if (hi >= 0x200000) fail(source, `invalid zip: ${what} is too large (${hi} * 2^32)`);
+  return hi * 0x100000000 + lo;
+}
+
+/** True when `buf` starts with a zip local-file-header or empty-archive signature. */
+export function looksLikeZip(buf: Uint8Array): boolean {
+  if (buf.length < 4) return false;
+  const sig = (buf[0]! | (buf[1]! << 8) | (buf[2]! << 16) | (buf[3]! << 24)) >>> 0;
+  return sig === SIG_LOCAL || sig === SIG_EOCD;
+}
+
+/** Rejects absolute paths, `..` segments, drive letters, backslashes and control characters. */
+function checkEntryName(name: string, source?: string): void {
+  const bad =
+    name.length === 0 ||
+    name.startsWith("/") ||
+    name.includes("\\") ||
+    /^[A-Za-z]:/.test(name) ||
+    // eslint-disable-next-line no-control-regex
+    /[\u0000-\u001f]/.test(name) ||
+    name.split("/").some((seg) => seg === "..");
+  if (bad) fail(source, `invalid zip: unsafe entry name ${JSON.stringify(name)}`);
+}
+
+function findEocd(buf: Buffer, source?: string): number {
+  const minPos = Math.max(0, buf.length - (22 + 0xffff));
+  for (let p = buf.length - 22; p >= minPos; p--) {
+    if (buf.readUInt32LE(p) !== SIG_EOCD) continue;
+    const commentLen = buf.readUInt16LE(p + 20);
+    if (p + 22 + commentLen === buf.length) return p;
+  }
+  // Some writers leave trailing garbage after the comment; accept the last signature whose comment fits.
+  for (let p = buf.length - 22; p >= minPos; p--) {
+    if (buf.readUInt32LE(p) === SIG_EOCD && p + 22 + buf.readUInt16LE(p + 20) <= buf.length) return p;
+  }
+  return fail(source, `invalid zip: end-of-central-directory record not found (file truncated or not a zip, ${buf.length} bytes)`);
+}
+
+/**
+ * Parses the archive structure of `buf` (no entry data is read or inflated yet).
+ * Throws ERR_AUDIOLM_INVALID_CHECKPOINT on any structural problem.
+ */
+export function openZip(buf: Buffer, options: OpenZipOptions = {}): ZipArchive {
+  const source = options.source;
+  if (!Buffer.isBuffer(buf)) buf = Buffer.from((buf as Uint8Array).buffer, (buf as Uint8Array).byteOffset, (buf as Uint8Array).byteLength);
+  if (buf.length < 22) fail(source, `invalid zip: file is too small (${buf.length} bytes)`);
+  const eocd = findEocd(buf, source);
+  let diskNo = buf.readUInt16LE(eocd + 4);
+  let cdDisk = buf.readUInt16LE(eocd + 6);
+  let count = buf.readUInt16LE(eocd + 10);
+  let cdSize = buf.readUInt32LE(eocd + 12);
+  let cdOffset = buf.readUInt32LE(eocd + 16);
+  let cdEnd = eocd; // the central directory must end before this
+  const needs64 = count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff || diskNo === 0xffff || cdDisk === 0xffff;
+  const loc = eocd - 20;
+  if (loc >= 0 && buf.readUInt32LE(loc) === SIG_EOCD64_LOCATOR) {
+    const rec = readU64(buf, loc + 8, "zip64 end-of-central-directory offset", source);
+    if (rec + 56 > loc) fail(source, `invalid zip: zip64 end-of-central-directory record at ${rec} lies outside the file`);
+    if (buf.readUInt32LE(rec) !== SIG_EOCD64) fail(source, `invalid zip: bad zip64 end-of-central-directory signature at ${rec}`);
+    diskNo = buf.readUInt32LE(rec + 16);
+    cdDisk = buf.readUInt32LE(rec + 20);
+    count = readU64(buf, rec + 32, "entry count", source);
+    cdSize = readU64(buf, rec + 40, "central directory size", source);
+    cdOffset = readU64(buf, rec + 48, "central directory offset", source);
+    cdEnd = rec;
+  } else if (needs64) {
+    fail(source, "invalid zip: zip64 values without a zip64 end-of-central-directory locator");
+  }
+  if (diskNo !== 0 || cdDisk !== 0) fail(source, "invalid zip: multi-disk archives are not supported");
+  if (cdOffset + cdSize > cdEnd) {
+    fail(source, `invalid zip: central directory (offset ${cdOffset}, size ${cdSize}) extends past its end record at ${cdEnd} (file truncated?)`);
+  }
+  if (count * 46 > cdSize) fail(source, `invalid zip: ${count} entries cannot fit in a ${cdSize}-byte central directory`);
+
+  const entries: ZipEntry[] = [];
+  const byName = new Map<string, ZipEntry>();
+  let p = cdOffset;
+  const cdLimit = cdOffset + cdSize;
+  for (let i = 0; i < count; i++) {
+    if (p + 46 > cdLimit || buf.readUInt32LE(p) !== SIG_CENTRAL) fail(source, `invalid zip: bad central directory entry #${i} at offset ${p}`);
+    const flags = buf.readUInt16LE(p + 8);
+    const method = buf.readUInt16LE(p + 10);
+    const crc = buf.readUInt32LE(p + 16);
+    let csize = buf.readUInt32LE(p + 20);
+    let usize = buf.readUInt32LE(p + 24);
+    const nameLen = buf.readUInt16LE(p + 28);
+    const extraLen = buf.readUInt16LE(p + 30);
+    const commentLen = buf.readUInt16LE(p + 32);
+    let disk = buf.readUInt16LE(p + 34);
+    let lho = buf.readUInt32LE(p + 42);
+    const next = p + 46 + nameLen + extraLen + commentLen;
+    if (next > cdLimit) fail(source, `invalid zip: central directory entry #${i} overruns the central directory`);
+    const nameBytes = buf.subarray(p + 46, p + 46 + nameLen);
+    const name = flags & 0x800 ? nameBytes.toString("utf8") : nameBytes.toString("latin1");
+    checkEntryName(name, source);
+    // zip64 extended information extra field: only the fields that are saturated appear, in order.
+    let e = p + 46 + nameLen;
+    const eEnd = e + extraLen;
+    while (e + 4 <= eEnd) {
+      const id = buf.readUInt16LE(e);
+      const len = buf.readUInt16LE(e + 2);
+      const body = e + 4;
+      if (body + len > eEnd) fail(source, `invalid zip: entry "${name}" has a malformed extra field`);
+      if (id === 0x0001) {
+        let q = body;
+        const take = (what: string): number => {
+          if (q + 8 > body + len) fail(source, `invalid zip: entry "${name}" has a short zip64 extra field`);
+          const v = readU64(buf, q, `${what} of entry "${name}"`, source);
+          q += 8;
+          return v;
+        };
+        if (usize === 0xffffffff) usize = take("uncompressed size");
+        if (csize === 0xffffffff) csize = take("compressed size");
+        if (lho === 0xffffffff) lho = take("local header offset");
+        if (disk === 0xffff) {
+          if (q + 4 > body + len) fail(source, `invalid zip: entry "${name}" has a short zip64 extra field`);
+          disk = buf.readUInt32LE(q);
+        }
+      }
+      e = body + len;
+    }
+    if (disk !== 0) fail(source, `invalid zip: entry "${name}" is on another disk`);
+    if (flags & 0x1) fail(source, `invalid zip: entry "${name}" is encrypted`);
+    if (method !== 0 && method !== 8) fail(source, `invalid zip: entry "${name}" uses unsupported compression method ${method}`);
+    if (method === 0 && csize !== usize) fail(source, `invalid zip: stored entry "${name}" has compressed size ${csize} != size ${usize}`);
+    // Local header: the data offset depends on its own name/extra lengths (torch pads the extra field).
+    if (lho + 30 > cdOffset) fail(source, `invalid zip: entry "${name}" has a local header offset ${lho} outside the file data (data ends at ${cdOffset})`);
+    if (buf.readUInt32LE(lho) !== SIG_LOCAL) fail(source, `invalid zip: entry "${name}" has a bad local header signature at offset ${lho}`);
+    const lNameLen = buf.readUInt16LE(lho + 26);
+    const lExtraLen = buf.readUInt16LE(lho + 28);
+    const dataOffset = lho + 30 + lNameLen + lExtraLen;
+    if (dataOffset + csize > cdOffset) {
+      fail(source, `invalid zip: data of entry "${name}" (offset ${dataOffset}, ${csize} bytes) extends past the file data into the central directory or past the end of the file`);
+    }
+    if (byName.has(name)) fail(source, `invalid zip: duplicate entry "${name}"`);
+    const entry: ZipEntry = { name, method, compressedSize: csize, uncompressedSize: usize, crc32: crc, localHeaderOffset: lho, dataOffset };
+    entries.push(entry);
+    byName.set(name, entry);
+    p = next;
+  }
+  // Entries must not overlap each other (defeats overlapping-entry zip bombs and aliasing tricks).
+  const sorted = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+  for (let i = 1; i < sorted.length; i++) {
+    const prev = sorted[i - 1]!;
+    const cur = sorted[i]!;
+    if (prev.dataOffset + prev.compressedSize > cur.localHeaderOffset) {
+      fail(source, `invalid zip: entry "${cur.name}" overlaps entry "${prev.name}"`);
+    }
+  }
+
+  const verifyDefault = options.verifyCrc;
+  return {
+    entries,
+    has: (name) => byName.has(name),
+    entry: (name) => byName.get(name),
+    read(name, readOptions) {
+      const ent = byName.get(name);
+      if (!ent) fail(source, `zip entry "${name}" not found`);
+      const raw = buf.subarray(ent.dataOffset, ent.dataOffset + ent.compressedSize);
+      let out: Buffer;
+      if (ent.method === 0) {
+        out = raw;
+      } else {
+        try {
+          out = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, ent.uncompressedSize) });
+        } catch (err) {
+          throw new AudioLMError(
+            "ERR_AUDIOLM_INVALID_CHECKPOINT",
+            `${source ? source + ": " : ""}invalid zip: entry "${name}" could not be inflated (${(err as Error).message})`,
+            { cause: err },
+          );
+        }
+        if (out.length !== ent.uncompressedSize) {
+          fail(source, `invalid zip: entry "${name}" inflated to ${out.length} bytes, expected ${ent.uncompressedSize}`);
+        }
+      }
+      const verify = readOptions?.verifyCrc ?? verifyDefault ?? ent.method !== 0;
+      if (verify && zlib.crc32(out) >>> 0 !== ent.crc32) fail(source, `invalid zip: CRC-32 mismatch in entry "${name}"`);
+      return out;
+    },
+  };
+}
+
+/**
+ * Reads a whole file into one Buffer with positioned reads (works past the 2 GiB limit of
+ * fs.readFileSync, up to `buffer.constants.MAX_LENGTH`). I/O failures → ERR_AUDIOLM_IO.
+ */
+export function readFileFully(path: string): Buffer {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, "r");
+  } catch (err) {
+    throw new AudioLMError("ERR_AUDIOLM_IO", `Could not open ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size > bufferConstants.MAX_LENGTH) {
+      throw new AudioLMError("ERR_AUDIOLM_UNSUPPORTED", `${path} is ${size} bytes, larger than the ${bufferConstants.MAX_LENGTH} bytes a Buffer can hold`);
+    }
+    const buf = Buffer.allocUnsafe(size);
+    let pos = 0;
+    while (pos < size) {
+      const n = fs.readSync(fd, buf, pos, Math.min(size - pos, 1 << 30), pos);
+      if (n <= 0) throw new AudioLMError("ERR_AUDIOLM_IO", `Unexpected end of file while reading ${path} (${pos} of ${size} bytes)`);
+      pos += n;
+    }
+    return buf;
+  } catch (err) {
+    if (err instanceof AudioLMError) throw err;
+    throw new AudioLMError("ERR_AUDIOLM_IO", `Could not read ${path}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Async {@link readFileFully}. */
+export async function readFileFullyAsync(path: string): Promise<Buffer> {
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(path, "r");
+  } catch (err) {
+    throw new AudioLMError("ERR_AUDIOLM_IO", `Could not open ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const size = (await fh.stat()).size;
+    if (size > bufferConstants.MAX_LENGTH) {
+      throw new AudioLMError("ERR_AUDIOLM_UNSUPPORTED", `${path} is ${size} bytes, larger than the ${bufferConstants.MAX_LENGTH} bytes a Buffer can hold`);
+    }
+    const buf = Buffer.allocUnsafe(size);
+    let pos = 0;
+    while (pos < size) {
+      const { bytesRead } = await fh.read(buf, pos, Math.min(size - pos, 1 << 30), pos);
+      if (bytesRead <= 0) throw new AudioLMError("ERR_AUDIOLM_IO", `Unexpected end of file while reading ${path} (${pos} of ${size} bytes)`);
+      pos += bytesRead;
+    }
+    return buf;
+  } catch (err) {
+    if (err instanceof AudioLMError) throw err;
+    throw new AudioLMError("ERR_AUDIOLM_IO", `Could not read ${path}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await fh.close();
+  }
+}

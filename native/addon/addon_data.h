@@ -1,0 +1,10 @@
+// Per-environment data (the addon is context-aware: worker threads each get their own).
+#pragma once
+#include <napi.h>
+
+namespace alm_addon {
+struct AddonData {
+  Napi::FunctionReference codec_ctor;
+};
+inline AddonData& addon_data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
+}  // namespace alm_addon

@@ -1,0 +1,546 @@
+// GEMM in the BLIS style: B is packed into KC x NR panels and A into MR x KC panels so that the
+// micro-kernel streams both from cache with unit stride; KC/MC/NC keep a B panel in L1, an A
+// block in L2 and a packed B block in L2/L3. Skinny products (a side of at most 4, as in LSTM
+// steps and decode) skip packing, which would cost as much as the product itself.
+#include "cpu/gemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "core/error.h"
+#include "core/threadpool.h"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define ALM_X86_SIMD 1
+#include <immintrin.h>
+#define ALM_AVX2 __attribute__((target("avx2,fma")))
+#endif
+
+namespace alm {
+namespace {
+
+constexpr int MR = 6;
+constexpr int NR = 16;
+constexpr int64_t KC = 256;
+constexpr int64_t MC = 168;
+constexpr int64_t NC = 4080;
+// A side this small goes to the unpacked path.
+constexpr int64_t kSkinny = 4;
+
+bool detect_avx2() {
+#ifdef ALM_X86_SIMD
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+const bool g_cpu_has_avx2 = detect_avx2();
+std::atomic<bool> g_simd_enabled{true};
+
+// Grows but never shrinks, so repeated calls do not pay for page faults on fresh memory.
+class ScratchBuffer {
+ public:
+  ~ScratchBuffer() { release(); }
+  float* get(size_t n) {
+    if (n > cap_) {
+      release();
+      try {
+        p_ = static_cast<float*>(::operator new(n * sizeof(float), std::align_val_t(64)));
+      } catch (const std::bad_alloc&) {
+        fail(ErrorKind::OutOfMemory, "gemm: cannot allocate ", n * sizeof(float), " bytes of scratch");
+      }
+      cap_ = n;
+    }
+    return p_;
+  }
+
+ private:
+  void release() {
+    if (p_) ::operator delete(p_, std::align_val_t(64));
+    p_ = nullptr;
+    cap_ = 0;
+  }
+  float* p_ = nullptr;
+  size_t cap_ = 0;
+};
+thread_local ScratchBuffer t_packed_a, t_packed_b;
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+inline void store_scaled(float* c, float acc, float alpha, float beta) {
+  *c = beta == 0.f ? alpha * acc : alpha * acc + beta * *c;
+}
+
+// ---- packing -------------------------------------------------------------------------------
+
+// Rows [i0, i0+mc) and depth [p0, p0+kc) of op(A), as MR-row panels laid out k-major, zero rows
+// padding the last panel so the micro-kernel never needs a row count.
+void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
+            int64_t kc, float* dst) {
+  for (int64_t ir = 0; ir < mc; ir += MR) {
+    const int mr = int(std::min<int64_t>(MR, mc - ir));
+    float* d = dst + ir * kc;
+    if (!trans) {
+      const float* src = A + (i0 + ir) * lda + p0;
+      for (int r = 0; r < mr; ++r)
+        for (int64_t k = 0; k < kc; ++k) d[k * MR + r] = src[r * lda + k];
+    } else {
+      const float* src = A + p0 * lda + i0 + ir;
+      for (int64_t k = 0; k < kc; ++k)
+        for (int r = 0; r < mr; ++r) d[k * MR + r] = src[k * lda + r];
+    }
+    for (int r = mr; r < MR; ++r)
+      for (int64_t k = 0; k < kc; ++k) d[k * MR + r] = 0.f;
+  }
+}
+
+// NR-column panel `panel` of op(B) over columns [j0, j0+nc) and depth [p0, p0+kc).
+void pack_b_panel(bool trans, const float* B, int64_t ldb, int64_t j0, int64_t nc, int64_t p0,
+                  int64_t kc, int64_t panel, float* dst) {
+  const int64_t jr = panel * NR;
+  const int nr = int(std::min<int64_t>(NR, nc - jr));
+  float* d = dst + jr * kc;
+  if (!trans) {
+    const float* src = B + p0 * ldb + j0 + jr;
+    for (int64_t k = 0; k < kc; ++k) {
+      std::memcpy(d + k * NR, src + k * ldb, sizeof(float) * nr);
+      for (int c = nr; c < NR; ++c) d[k * NR + c] = 0.f;
+    }
+  } else {
+    const float* src = B + (j0 + jr) * ldb + p0;
+    for (int c = 0; c < nr; ++c)
+      for (int64_t k = 0; k < kc; ++k) d[k * NR + c] = src[c * ldb + k];
+    for (int c = nr; c < NR; ++c)
+      for (int64_t k = 0; k < kc; ++k) d[k * NR + c] = 0.f;
+  }
+}
+
+// ---- micro-kernels: C[mr, nr] (=|+=) alpha * Ap * Bp over kc --------------------------------
+
+using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                             float alpha, float beta, int mr, int nr);
+
+void merge_tile(const float* acc, float* c, int64_t ldc, float alpha, float beta, int mr, int nr) {
+  for (int i = 0; i < mr; ++i)
+    for (int j = 0; j < nr; ++j) store_scaled(c + i * ldc + j, acc[i * NR + j], alpha, beta);
+}
+
+// One row at a time: a row of accumulators fits the registers of any SIMD width, where the
+// whole tile would spill and make compilers vectorise the wrong loop.
+void micro_kernel_portable(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                           float alpha, float beta, int mr, int nr) {
+  float acc[MR * NR];
+  for (int i = 0; i < mr; ++i) {
+    float row[NR] = {};
+    for (int64_t k = 0; k < kc; ++k) {
+      const float av = a[k * MR + i];
+      const float* bk = b + k * NR;
+      for (int j = 0; j < NR; ++j) row[j] += av * bk[j];
+    }
+    std::memcpy(acc + i * NR, row, sizeof row);
+  }
+  merge_tile(acc, c, ldc, alpha, beta, mr, nr);
+}
+
+#ifdef ALM_X86_SIMD
+ALM_AVX2 inline void store_row_avx2(float* c, __m256 lo, __m256 hi, __m256 va, float beta) {
+  lo = _mm256_mul_ps(lo, va);
+  hi = _mm256_mul_ps(hi, va);
+  if (beta != 0.f) {
+    __m256 vb = _mm256_set1_ps(beta);
+    lo = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), lo);
+    hi = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + 8), hi);
+  }
+  _mm256_storeu_ps(c, lo);
+  _mm256_storeu_ps(c + 8, hi);
+}
+
+// 6x16: twelve accumulators, two B vectors and one broadcast fill the 16 ymm registers.
+ALM_AVX2 void micro_kernel_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                                float alpha, float beta, int mr, int nr) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (int i = 0; i < mr; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 av = _mm256_broadcast_ss(a);
+    c00 = _mm256_fmadd_ps(av, b0, c00);
+    c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(av, b0, c10);
+    c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(av, b0, c20);
+    c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(av, b0, c30);
+    c31 = _mm256_fmadd_ps(av, b1, c31);
+    av = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(av, b0, c40);
+    c41 = _mm256_fmadd_ps(av, b1, c41);
+    av = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(av, b0, c50);
+    c51 = _mm256_fmadd_ps(av, b1, c51);
+    a += MR;
+    b += NR;
+  }
+  const __m256 va = _mm256_set1_ps(alpha);
+  if (mr == MR && nr == NR) {
+    store_row_avx2(c, c00, c01, va, beta);
+    store_row_avx2(c + ldc, c10, c11, va, beta);
+    store_row_avx2(c + 2 * ldc, c20, c21, va, beta);
+    store_row_avx2(c + 3 * ldc, c30, c31, va, beta);
+    store_row_avx2(c + 4 * ldc, c40, c41, va, beta);
+    store_row_avx2(c + 5 * ldc, c50, c51, va, beta);
+    return;
+  }
+  alignas(32) float acc[MR * NR];
+  const __m256 rows[MR * 2] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
+  for (int i = 0; i < MR * 2; ++i) _mm256_store_ps(acc + i * 8, rows[i]);
+  merge_tile(acc, c, ldc, alpha, beta, mr, nr);
+}
+#endif
+
+MicroKernel pick_micro_kernel() {
+#ifdef ALM_X86_SIMD
+  if (simd_avx2_active()) return micro_kernel_avx2;
+#endif
+  return micro_kernel_portable;
+}
+
+// ---- packed path ---------------------------------------------------------------------------
+
+// fn(0, n) on this thread, or spread over the pool.
+template <typename Fn>
+void maybe_parallel(bool parallel, int64_t n, int64_t grain, const Fn& fn) {
+  if (parallel) parallel_for(n, grain, fn);
+  else fn(0, n);
+}
+
+void gemm_packed(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                 int64_t ldc) {
+  const MicroKernel kernel = pick_micro_kernel();
+  // Below about 2M multiply-adds (20 us on one core) waking the pool costs more than it saves.
+  const bool parallel = M * N * K >= (int64_t(1) << 21) && num_threads() > 1;
+  const int64_t threads = parallel ? num_threads() : 1;
+  // Equal-sized M blocks, so that 512 rows do not become 168+168+168+8, and at least one per
+  // thread when there are rows enough: splitting M shares the A packing out, splitting N does not.
+  int64_t mblocks = ceil_div(M, MC);
+  if (mblocks < threads && M >= threads * 2 * MR) mblocks = threads;
+  const int64_t mc_block = ceil_div(ceil_div(M, mblocks), MR) * MR;
+  mblocks = ceil_div(M, mc_block);
+  // A shallow K leaves room for wider B blocks at the same packed size: fewer, larger steps.
+  const int64_t nc_block = std::max(NC, (KC * NC / std::min(K, KC)) / NR * NR);
+  for (int64_t jc = 0; jc < N; jc += nc_block) {
+    const int64_t nc = std::min(nc_block, N - jc);
+    const int64_t panels = ceil_div(nc, NR);
+    // Few M blocks leave threads idle, so their columns are split as well.
+    int64_t nsplit = 1;
+    if (threads > 1 && mblocks < 2 * threads)
+      nsplit = std::max<int64_t>(1, std::min(panels / 2, ceil_div(2 * threads, mblocks)));
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      const int64_t kc = std::min(KC, K - pc);
+      const float beta_block = pc == 0 ? beta : 1.f;
+      float* packed_b = t_packed_b.get(size_t(panels * NR * kc));
+      maybe_parallel(parallel, panels, std::max<int64_t>(1, 32768 / (NR * kc)), [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p) pack_b_panel(trans_b, B, ldb, jc, nc, pc, kc, p, packed_b);
+      });
+      maybe_parallel(parallel, mblocks * nsplit, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t task = t0; task < t1; ++task) {
+          const int64_t i0 = (task / nsplit) * mc_block, split = task % nsplit;
+          const int64_t mc = std::min(mc_block, M - i0);
+          float* packed_a = t_packed_a.get(size_t(ceil_div(mc, MR) * MR * kc));
+          pack_a(trans_a, A, lda, i0, mc, pc, kc, packed_a);
+          const int64_t pb = split * panels / nsplit, pe = (split + 1) * panels / nsplit;
+          for (int64_t p = pb; p < pe; ++p) {
+            const int nr = int(std::min<int64_t>(NR, nc - p * NR));
+            const float* bp = packed_b + p * NR * kc;
+            for (int64_t ir = 0; ir < mc; ir += MR) {
+              const int mr = int(std::min<int64_t>(MR, mc - ir));
+              kernel(kc, packed_a + ir * kc, bp, C + (i0 + ir) * ldc + jc + p * NR, ldc, alpha,
+                     beta_block, mr, nr);
+            }
+          }
+        }
+      });
+    }
+  }
+}
+
+// ---- skinny path: at most a few rows of A against all of B, no packing ---------------------
+
+// Element (r, c) of a strided matrix view lives at p[r * rs + c * cs].
+struct View { const float* p; int64_t rs, cs; };
+struct OutView { float* p; int64_t rs, cs; };
+
+// Columns [j0, j1) of C for rows [r0, r0+R), when B's rows are contiguous (b.cs == 1): each
+// A element scales a run of a B row. The runs are long (accumulated in L1) because walking B
+// in memory order is what keeps a matrix-vector product at memory speed.
+constexpr int64_t kRowRun = 512;
+
+void store_run(const float* acc, int64_t w, float alpha, float beta, float* c, int64_t cs) {
+  for (int64_t x = 0; x < w; ++x) store_scaled(c + x * cs, acc[x], alpha, beta);
+}
+
+void skinny_rows_portable(int64_t R, int64_t K, float alpha, View a, View b, float beta,
+                          OutView c, int64_t r0, int64_t j0, int64_t j1) {
+  float acc[kSkinny][kRowRun];
+  for (int64_t j = j0; j < j1; j += kRowRun) {
+    const int64_t w = std::min(kRowRun, j1 - j);
+    for (int64_t r = 0; r < R; ++r) std::fill(acc[r], acc[r] + w, 0.f);
+    for (int64_t k = 0; k < K; ++k) {
+      const float* brow = b.p + k * b.rs + j;
+      for (int64_t r = 0; r < R; ++r) {
+        const float av = a.p[(r0 + r) * a.rs + k * a.cs];
+        float* ar = acc[r];
+        for (int64_t x = 0; x < w; ++x) ar[x] += av * brow[x];
+      }
+    }
+    for (int64_t r = 0; r < R; ++r) store_run(acc[r], w, alpha, beta, c.p + (r0 + r) * c.rs + j * c.cs, c.cs);
+  }
+}
+
+// The same when B's columns are contiguous (b.rs == 1): dot products of A rows (contiguous in
+// `arows`, row stride K) with B columns.
+void skinny_dots_portable(int64_t R, int64_t K, float alpha, const float* arows, View b,
+                          float beta, OutView c, int64_t r0, int64_t j0, int64_t j1) {
+  for (int64_t r = 0; r < R; ++r) {
+    const float* ar = arows + (r0 + r) * K;
+    for (int64_t j = j0; j < j1; ++j) {
+      const float* bc = b.p + j * b.cs;
+      float part[8] = {};
+      int64_t k = 0;
+      for (; k + 8 <= K; k += 8)
+        for (int u = 0; u < 8; ++u) part[u] += ar[k + u] * bc[k + u];
+      for (; k < K; ++k) part[0] += ar[k] * bc[k];
+      float s = ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
+      store_scaled(c.p + (r0 + r) * c.rs + j * c.cs, s, alpha, beta);
+    }
+  }
+}
+
+#ifdef ALM_X86_SIMD
+alignas(32) const int32_t kLaneMask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+// Mask enabling the first n (0..8) lanes.
+ALM_AVX2 inline __m256i lane_mask(int64_t n) {
+  n = std::max<int64_t>(0, std::min<int64_t>(8, n));
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kLaneMask + 8 - n));
+}
+
+ALM_AVX2 inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// As skinny_rows_portable; U rows of B go through each accumulator load and store, with the
+// R x U broadcast A values held in registers.
+template <int R>
+ALM_AVX2 void skinny_rows_avx2(float alpha, int64_t K, View a, View b, float beta, OutView c,
+                               int64_t r0, int64_t j0, int64_t j1) {
+  constexpr int U = R <= 2 ? 4 : 2;
+  alignas(32) float acc[R][kRowRun + 8];
+  for (int64_t j = j0; j < j1; j += kRowRun) {
+    const int64_t w = std::min(kRowRun, j1 - j), full = w / 8 * 8;
+    const __m256i tail = lane_mask(w - full);
+    for (int r = 0; r < R; ++r) std::fill(acc[r], acc[r] + full + 8, 0.f);
+    for (int64_t k = 0; k < K; k += U) {
+      const int live = int(std::min<int64_t>(U, K - k));
+      __m256 av[R][U];
+      const float* brow[U];
+      for (int u = 0; u < U; ++u) {
+        // Rows past K re-read row k with a zero multiplier, so the loop body stays fixed.
+        brow[u] = b.p + (u < live ? k + u : k) * b.rs + j;
+        for (int r = 0; r < R; ++r)
+          av[r][u] = u < live ? _mm256_set1_ps(a.p[(r0 + r) * a.rs + (k + u) * a.cs]) : _mm256_setzero_ps();
+      }
+      for (int64_t x = 0; x < full; x += 8) {
+        __m256 bv[U];
+        for (int u = 0; u < U; ++u) bv[u] = _mm256_loadu_ps(brow[u] + x);
+        for (int r = 0; r < R; ++r) {
+          __m256 s = _mm256_load_ps(acc[r] + x);
+          for (int u = 0; u < U; ++u) s = _mm256_fmadd_ps(av[r][u], bv[u], s);
+          _mm256_store_ps(acc[r] + x, s);
+        }
+      }
+      if (full < w) {
+        __m256 bv[U];
+        for (int u = 0; u < U; ++u) bv[u] = _mm256_maskload_ps(brow[u] + full, tail);
+        for (int r = 0; r < R; ++r) {
+          __m256 s = _mm256_load_ps(acc[r] + full);
+          for (int u = 0; u < U; ++u) s = _mm256_fmadd_ps(av[r][u], bv[u], s);
+          _mm256_store_ps(acc[r] + full, s);
+        }
+      }
+    }
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    for (int r = 0; r < R; ++r) {
+      float* crow = c.p + (r0 + r) * c.rs + j * c.cs;
+      if (c.cs != 1) {
+        store_run(acc[r], w, alpha, beta, crow, c.cs);
+        continue;
+      }
+      for (int64_t x = 0; x < full; x += 8) {
+        __m256 v = _mm256_mul_ps(va, _mm256_load_ps(acc[r] + x));
+        if (beta != 0.f) v = _mm256_fmadd_ps(vb, _mm256_loadu_ps(crow + x), v);
+        _mm256_storeu_ps(crow + x, v);
+      }
+      store_run(acc[r] + full, w - full, alpha, beta, crow + full, 1);
+    }
+  }
+}
+
+// R rows times NJ columns of dot products; NJ shrinks with R to keep the accumulators in registers.
+template <int R, int NJ>
+ALM_AVX2 void skinny_dots_block_avx2(int64_t K, float alpha, const float* arows, View b, float beta,
+                                     OutView c, int64_t r0, int64_t j) {
+  __m256 acc[R][NJ];
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < NJ; ++q) acc[r][q] = _mm256_setzero_ps();
+  const float* ar = arows + r0 * K;
+  const float* bc = b.p + j * b.cs;
+  int64_t k = 0;
+  for (; k + 8 <= K; k += 8) {
+    for (int q = 0; q < NJ; ++q) {
+      const __m256 bv = _mm256_loadu_ps(bc + q * b.cs + k);
+      for (int r = 0; r < R; ++r) acc[r][q] = _mm256_fmadd_ps(_mm256_loadu_ps(ar + r * K + k), bv, acc[r][q]);
+    }
+  }
+  if (k < K) {
+    const __m256i m = lane_mask(K - k);
+    for (int q = 0; q < NJ; ++q) {
+      const __m256 bv = _mm256_maskload_ps(bc + q * b.cs + k, m);
+      for (int r = 0; r < R; ++r)
+        acc[r][q] = _mm256_fmadd_ps(_mm256_maskload_ps(ar + r * K + k, m), bv, acc[r][q]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < NJ; ++q)
+      store_scaled(c.p + (r0 + r) * c.rs + (j + q) * c.cs, hsum(acc[r][q]), alpha, beta);
+}
+
+template <int R>
+ALM_AVX2 void skinny_dots_avx2(int64_t K, float alpha, const float* arows, View b, float beta,
+                               OutView c, int64_t r0, int64_t j0, int64_t j1) {
+  constexpr int NJ = R == 1 ? 8 : R == 2 ? 4 : 3;
+  int64_t j = j0;
+  for (; j + NJ <= j1; j += NJ) skinny_dots_block_avx2<R, NJ>(K, alpha, arows, b, beta, c, r0, j);
+  for (; j < j1; ++j) skinny_dots_block_avx2<R, 1>(K, alpha, arows, b, beta, c, r0, j);
+}
+
+template <int R>
+void skinny_dispatch_avx2(bool rows_form, int64_t K, float alpha, View a, const float* arows,
+                          View b, float beta, OutView c, int64_t r0, int64_t j0, int64_t j1) {
+  if (rows_form) skinny_rows_avx2<R>(alpha, K, a, b, beta, c, r0, j0, j1);
+  else skinny_dots_avx2<R>(K, alpha, arows, b, beta, c, r0, j0, j1);
+}
+#endif
+
+// C[M,N] over strided views, M small (or the whole product tiny). Threads split the columns.
+void gemm_skinny(int64_t M, int64_t N, int64_t K, float alpha, View a, View b, float beta, OutView c) {
+  const bool rows_form = b.cs == 1;
+  std::vector<float> packed;
+  const float* arows = nullptr;
+  if (!rows_form) {
+    if (a.cs == 1 && a.rs == K) {
+      arows = a.p;
+    } else {
+      packed.resize(size_t(M * K));
+      for (int64_t r = 0; r < M; ++r)
+        for (int64_t k = 0; k < K; ++k) packed[size_t(r * K + k)] = a.p[r * a.rs + k * a.cs];
+      arows = packed.data();
+    }
+  }
+  const bool avx2 = simd_avx2_active();
+  constexpr int64_t kBlock = 16;
+  const int64_t blocks = ceil_div(N, kBlock);
+  // Enough multiply-adds per chunk to pay for waking the pool.
+  const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, M * K * kBlock));
+  parallel_for(blocks, grain, [&](int64_t bb, int64_t be) {
+    const int64_t j0 = bb * kBlock, j1 = std::min(N, be * kBlock);
+    for (int64_t r0 = 0; r0 < M; r0 += kSkinny) {
+      const int64_t R = std::min(kSkinny, M - r0);
+#ifdef ALM_X86_SIMD
+      if (avx2) {
+        switch (R) {
+          case 1: skinny_dispatch_avx2<1>(rows_form, K, alpha, a, arows, b, beta, c, r0, j0, j1); break;
+          case 2: skinny_dispatch_avx2<2>(rows_form, K, alpha, a, arows, b, beta, c, r0, j0, j1); break;
+          case 3: skinny_dispatch_avx2<3>(rows_form, K, alpha, a, arows, b, beta, c, r0, j0, j1); break;
+          default: skinny_dispatch_avx2<4>(rows_form, K, alpha, a, arows, b, beta, c, r0, j0, j1); break;
+        }
+        continue;
+      }
+#endif
+      (void)avx2;
+      if (rows_form) skinny_rows_portable(R, K, alpha, a, b, beta, c, r0, j0, j1);
+      else skinny_dots_portable(R, K, alpha, arows, b, beta, c, r0, j0, j1);
+    }
+  });
+}
+
+void check_gemm_args(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A,
+                     int64_t lda, const float* B, int64_t ldb, const float* C, int64_t ldc) {
+  ALM_CHECK_ARG(M >= 0 && N >= 0 && K >= 0, "gemm: negative size M=", M, " N=", N, " K=", K);
+  if (M == 0 || N == 0) return;
+  ALM_CHECK_ARG(C != nullptr, "gemm: C is null");
+  ALM_CHECK_ARG(ldc >= N, "gemm: ldc=", ldc, " is less than N=", N);
+  if (K == 0) return;
+  ALM_CHECK_ARG(A != nullptr && B != nullptr, "gemm: A or B is null");
+  const int64_t a_cols = trans_a ? M : K, b_cols = trans_b ? K : N;
+  ALM_CHECK_ARG(lda >= a_cols, "gemm: lda=", lda, " is less than the ", a_cols, " columns of A");
+  ALM_CHECK_ARG(ldb >= b_cols, "gemm: ldb=", ldb, " is less than the ", b_cols, " columns of B");
+}
+
+}  // namespace
+
+bool simd_avx2_active() { return g_cpu_has_avx2 && g_simd_enabled.load(std::memory_order_relaxed); }
+void set_simd_enabled(bool enabled) { g_simd_enabled.store(enabled); }
+
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+          const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+          int64_t ldc) {
+  check_gemm_args(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
+  if (M == 0 || N == 0) return;
+  if (K == 0 || alpha == 0.f) {
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+    return;
+  }
+  const View a{A, trans_a ? 1 : lda, trans_a ? lda : 1};
+  const View b{B, trans_b ? 1 : ldb, trans_b ? ldb : 1};
+  if (M <= kSkinny || (N > kSkinny && M * N * K <= 16384)) {
+    gemm_skinny(M, N, K, alpha, a, b, beta, OutView{C, ldc, 1});
+  } else if (N <= kSkinny) {
+    // C^T = op(B)^T op(A)^T turns a few columns into a few rows.
+    gemm_skinny(N, M, K, alpha, View{b.p, b.cs, b.rs}, View{a.p, a.cs, a.rs}, beta, OutView{C, 1, ldc});
+  } else {
+    gemm_packed(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  }
+}
+
+void gemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+              const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+              int64_t ldc) {
+  check_gemm_args(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t j = 0; j < N; ++j) {
+      double s = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        const double av = trans_a ? A[k * lda + i] : A[i * lda + k];
+        const double bv = trans_b ? B[j * ldb + k] : B[k * ldb + j];
+        s += av * bv;
+      }
+      float& c = C[i * ldc + j];
+      c = float(double(alpha) * s + (beta == 0.f ? 0.0 : double(beta) * c));
+    }
+  }
+}
+
+}  // namespace alm

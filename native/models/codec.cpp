@@ -1,0 +1,412 @@
+#include "codec.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "cpu/act.h"
+#include "core/error.h"
+
+namespace alm {
+namespace {
+
+constexpr int64_t kMaxChannels = 1 << 16;
+
+PadMode parse_pad_mode(const std::string& s, const std::string& what) {
+  if (s == "reflect") return PadMode::Reflect;
+  if (s == "constant" || s == "zero" || s == "zeros") return PadMode::Zero;
+  if (s == "replicate") return PadMode::Replicate;
+  fail(ErrorKind::InvalidModel, what, ": padMode must be reflect, zero or replicate, not '", s, "'");
+}
+
+// Reads `prefix.weight`, folding weight norm (w = g * v / ||v||, norm over all but dim 0) when the
+// weight is stored as `weight_g`/`weight_v` or as PyTorch parametrizations `original0/1`.
+Tensor load_conv_weight(const WeightsFile& f, const std::string& prefix, const Shape& shape) {
+  if (f.has(prefix + "weight")) return f.f32(prefix + "weight", shape);
+  std::string g_name, v_name;
+  if (f.has(prefix + "weight_g")) {
+    g_name = prefix + "weight_g";
+    v_name = prefix + "weight_v";
+  } else if (f.has(prefix + "parametrizations.weight.original0")) {
+    g_name = prefix + "parametrizations.weight.original0";
+    v_name = prefix + "parametrizations.weight.original1";
+  } else {
+    fail(ErrorKind::InvalidModel, f.path(), ": missing tensor '", prefix, "weight' (nor weight_g/weight_v, nor ",
+         "parametrizations.weight.original0/1)");
+  }
+  Tensor v = f.f32(v_name, shape);
+  Shape gshape(shape.size(), 1);
+  gshape[0] = shape[0];
+  Tensor g = f.f32(g_name, gshape);
+  Tensor w = Tensor::empty(shape);
+  int64_t rows = shape[0], per = v.numel() / std::max<int64_t>(rows, 1);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* vr = v.data() + r * per;
+    double ss = 0;
+    for (int64_t i = 0; i < per; ++i) ss += double(vr[i]) * vr[i];
+    float scale = static_cast<float>(g.data()[r] / std::sqrt(ss));
+    if (!std::isfinite(scale))
+      fail(ErrorKind::InvalidModel, f.path(), ": weight norm of '", v_name, "' row ", r, " is zero or not finite");
+    for (int64_t i = 0; i < per; ++i) w.data()[r * per + i] = vr[i] * scale;
+  }
+  return w;
+}
+
+CodecConv load_conv(const WeightsFile& f, const CodecConfig& cfg, const std::string& prefix, int64_t cin,
+                    int64_t cout, int64_t kernel, int64_t stride, int64_t dilation, bool transposed) {
+  CodecConv c;
+  c.shape.in_channels = cin;
+  c.shape.out_channels = cout;
+  c.shape.kernel = kernel;
+  c.shape.stride = stride;
+  c.shape.dilation = dilation;
+  c.transposed = transposed;
+  Shape wshape = transposed ? Shape{cin, cout, kernel} : Shape{cout, cin, kernel};
+  c.weight = load_conv_weight(f, prefix + "conv.", wshape);
+  if (f.has(prefix + "conv.bias")) c.bias = f.f32(prefix + "conv.bias", {cout});
+  if (cfg.norm == "time_group_norm") {
+    c.norm_weight = f.f32(prefix + "norm.weight", {cout});
+    c.norm_bias = f.f32(prefix + "norm.bias", {cout});
+  }
+  return c;
+}
+
+// EnCodec's rule for the extra right padding that lets the last (partial) frame be computed.
+int64_t extra_padding(int64_t len, int64_t kernel, int64_t stride, int64_t padding_total) {
+  double n_frames = double(len - kernel + padding_total) / double(stride) + 1.0;
+  int64_t ideal = (static_cast<int64_t>(std::ceil(n_frames)) - 1) * stride + (kernel - padding_total);
+  return std::max<int64_t>(0, ideal - len);
+}
+
+// Pads [C, T] by (left, right); reflect on inputs shorter than the padding first zero-extends
+// the input on the right, as the reference does, so that reflection is defined.
+Tensor pad(const Tensor& x, int64_t left, int64_t right, PadMode mode) {
+  int64_t C = x.dim(0), T = x.dim(1);
+  if (mode == PadMode::Reflect && T <= std::max(left, right)) {
+    int64_t extra = std::max(left, right) - T + 1;
+    Tensor ext = Tensor::zeros({C, T + extra});
+    for (int64_t c = 0; c < C; ++c) std::copy(x.data() + c * T, x.data() + (c + 1) * T, ext.data() + c * (T + extra));
+    Tensor padded = pad(ext, left, right, mode);
+    int64_t W = T + extra + left + right, keep = W - extra;
+    Tensor out = Tensor::empty({C, keep});
+    for (int64_t c = 0; c < C; ++c) std::copy(padded.data() + c * W, padded.data() + c * W + keep, out.data() + c * keep);
+    return out;
+  }
+  Tensor out = Tensor::empty({C, T + left + right});
+  pad1d(x.data(), C, T, left, right, mode, out.data());
+  return out;
+}
+
+// GroupNorm with one group over [C, T], eps 1e-5, per-channel affine.
+void group_norm1(Tensor& x, const Tensor& w, const Tensor& b) {
+  int64_t C = x.dim(0), T = x.dim(1), n = C * T;
+  double mean = 0, var = 0;
+  for (int64_t i = 0; i < n; ++i) mean += x.data()[i];
+  mean /= double(n);
+  for (int64_t i = 0; i < n; ++i) var += (x.data()[i] - mean) * (x.data()[i] - mean);
+  var /= double(n);
+  float inv = static_cast<float>(1.0 / std::sqrt(var + 1e-5));
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t t = 0; t < T; ++t) {
+      float& v = x.data()[c * T + t];
+      v = (v - float(mean)) * inv * w.data()[c] + b.data()[c];
+    }
+}
+
+Tensor apply_conv(const CodecConv& c, const CodecConfig& cfg, const Tensor& x) {
+  const Conv1dShape& s = c.shape;
+  const float* bias = c.bias.defined() ? c.bias.data() : nullptr;
+  Tensor y;
+  if (!c.transposed) {
+    int64_t k_eff = (s.kernel - 1) * s.dilation + 1;
+    int64_t padding_total = k_eff - s.stride;
+    int64_t extra = extra_padding(x.dim(1), k_eff, s.stride, padding_total);
+    int64_t left, right;
+    if (cfg.causal) {
+      left = padding_total;
+      right = extra;
+    } else {
+      right = padding_total / 2 + extra;
+      left = padding_total - padding_total / 2;
+    }
+    Tensor xp = pad(x, left, right, cfg.pad_mode);
+    int64_t tout = conv1d_out_len(s, xp.dim(1));
+    y = Tensor::empty({s.out_channels, tout});
+    conv1d(s, xp.data(), xp.dim(1), c.weight.data(), bias, y.data());
+  } else {
+    int64_t full_len = conv_transpose1d_out_len(s, x.dim(1));
+    Tensor full = Tensor::empty({s.out_channels, full_len});
+    conv_transpose1d(s, x.data(), x.dim(1), c.weight.data(), bias, full.data());
+    int64_t padding_total = s.kernel - s.stride, left, right;
+    if (cfg.causal) {
+      right = static_cast<int64_t>(std::ceil(double(padding_total) * cfg.trim_right_ratio));
+      left = padding_total - right;
+    } else {
+      right = padding_total / 2;
+      left = padding_total - right;
+    }
+    int64_t keep = full_len - left - right;
+    ALM_CHECK_ARG(keep > 0, "codec input too short for the transposed convolution");
+    y = Tensor::empty({s.out_channels, keep});
+    for (int64_t ch = 0; ch < s.out_channels; ++ch)
+      std::copy(full.data() + ch * full_len + left, full.data() + ch * full_len + left + keep, y.data() + ch * keep);
+  }
+  if (c.norm_weight.defined()) group_norm1(y, c.norm_weight, c.norm_bias);
+  return y;
+}
+
+Tensor elu_copy(const Tensor& x, float alpha) {
+  Tensor y = Tensor::empty(x.shape());
+  std::copy(x.data(), x.data() + x.numel(), y.data());
+  elu(y.data(), y.numel(), alpha);
+  return y;
+}
+
+void load_lstm(const WeightsFile& f, const std::string& prefix, int64_t dim, int64_t layers, CodecLayer& out) {
+  for (int64_t l = 0; l < layers; ++l) {
+    std::string s = std::to_string(l);
+    Tensor w_ih = f.f32(prefix + "lstm.weight_ih_l" + s, {4 * dim, dim});
+    Tensor w_hh = f.f32(prefix + "lstm.weight_hh_l" + s, {4 * dim, dim});
+    Tensor b_ih = f.f32(prefix + "lstm.bias_ih_l" + s, {4 * dim});
+    Tensor b_hh = f.f32(prefix + "lstm.bias_hh_l" + s, {4 * dim});
+    LstmLayerWeights w;
+    w.input_size = dim;
+    w.hidden_size = dim;
+    w.w_ih = w_ih.data();
+    w.w_hh = w_hh.data();
+    w.b_ih = b_ih.data();
+    w.b_hh = b_hh.data();
+    out.lstm.push_back(w);
+    for (auto* t : {&w_ih, &w_hh, &b_ih, &b_hh}) out.lstm_tensors.push_back(*t);
+  }
+}
+
+void check_positive(int64_t v, const char* name, const std::string& what, int64_t max = kMaxChannels) {
+  if (v < 1 || v > max) fail(ErrorKind::InvalidModel, what, ": config ", name, " = ", v, " is out of range [1, ", max, "]");
+}
+
+}  // namespace
+
+int64_t CodecConfig::hop_length() const {
+  int64_t h = 1;
+  for (auto r : ratios) h *= r;
+  return h;
+}
+
+double CodecConfig::frame_rate() const { return double(sample_rate) / double(hop_length()); }
+
+CodecConfig CodecConfig::from_json(const Json& j, const std::string& what) {
+  CodecConfig c;
+  std::string family = j.get_string("family", "");
+  if (family != "encodec") fail(ErrorKind::InvalidModel, what, ": expected a codec of family 'encodec' but found '", family, "'");
+  c.sample_rate = j.get_int("sampleRate", c.sample_rate);
+  c.channels = j.get_int("channels", c.channels);
+  c.dimension = j.get_int("dimension", c.dimension);
+  c.n_filters = j.get_int("nFilters", c.n_filters);
+  c.n_residual_layers = j.get_int("nResidualLayers", c.n_residual_layers);
+  c.ratios = j.get_int_array("ratios", c.ratios);
+  c.kernel_size = j.get_int("kernelSize", c.kernel_size);
+  c.last_kernel_size = j.get_int("lastKernelSize", c.last_kernel_size);
+  c.residual_kernel_size = j.get_int("residualKernelSize", c.residual_kernel_size);
+  c.dilation_base = j.get_int("dilationBase", c.dilation_base);
+  c.compress = j.get_int("compress", c.compress);
+  c.true_skip = j.get_bool("trueSkip", c.true_skip);
+  c.lstm_layers = j.get_int("lstmLayers", c.lstm_layers);
+  c.causal = j.get_bool("causal", c.causal);
+  c.pad_mode = parse_pad_mode(j.get_string("padMode", "reflect"), what);
+  c.norm = j.get_string("norm", c.norm);
+  c.trim_right_ratio = j.get_number("trimRightRatio", c.trim_right_ratio);
+  c.elu_alpha = static_cast<float>(j.get_number("eluAlpha", c.elu_alpha));
+  c.codebook_size = j.get_int("codebookSize", c.codebook_size);
+  c.codebook_dim = j.get_int("codebookDim", c.dimension);
+  c.num_quantizers = j.get_int("numQuantizers", c.num_quantizers);
+  if (const Json* bw = j.find("targetBandwidths"))
+    for (auto& v : bw->array(what + " targetBandwidths")) c.target_bandwidths.push_back(v.number(what + " targetBandwidths"));
+
+  check_positive(c.sample_rate, "sampleRate", what, 1 << 22);
+  check_positive(c.channels, "channels", what, 64);
+  check_positive(c.dimension, "dimension", what);
+  check_positive(c.n_filters, "nFilters", what);
+  if (c.n_residual_layers < 0 || c.n_residual_layers > 64) fail(ErrorKind::InvalidModel, what, ": nResidualLayers out of range");
+  if (c.ratios.empty() || c.ratios.size() > 16) fail(ErrorKind::InvalidModel, what, ": ratios must list 1 to 16 strides");
+  for (auto r : c.ratios) check_positive(r, "ratios[]", what, 1024);
+  if (c.n_filters << c.ratios.size() > kMaxChannels) fail(ErrorKind::InvalidModel, what, ": too many channels");
+  check_positive(c.kernel_size, "kernelSize", what, 1024);
+  check_positive(c.last_kernel_size, "lastKernelSize", what, 1024);
+  check_positive(c.residual_kernel_size, "residualKernelSize", what, 1024);
+  check_positive(c.dilation_base, "dilationBase", what, 64);
+  check_positive(c.compress, "compress", what, 1024);
+  if (c.lstm_layers < 0 || c.lstm_layers > 16) fail(ErrorKind::InvalidModel, what, ": lstmLayers out of range");
+  if (c.norm != "weight_norm" && c.norm != "time_group_norm" && c.norm != "none")
+    fail(ErrorKind::InvalidModel, what, ": norm must be weight_norm, time_group_norm or none, not '", c.norm, "'");
+  if (!(c.trim_right_ratio >= 0 && c.trim_right_ratio <= 1)) fail(ErrorKind::InvalidModel, what, ": trimRightRatio must be in [0, 1]");
+  check_positive(c.codebook_size, "codebookSize", what, 1 << 20);
+  check_positive(c.num_quantizers, "numQuantizers", what, 1024);
+  if (c.codebook_dim != c.dimension)
+    fail(ErrorKind::Unsupported, what, ": codebookDim ", c.codebook_dim, " differs from dimension ", c.dimension,
+         " (projected codebooks are not supported yet)");
+  return c;
+}
+
+std::shared_ptr<CodecModel> CodecModel::load(const std::string& path) {
+  auto file = WeightsFile::open(path);
+  std::shared_ptr<CodecModel> m(new CodecModel());
+  m->file_ = file;
+  CodecConfig& cfg = m->cfg_;
+  cfg = CodecConfig::from_json(file->config(), path);
+  const WeightsFile& f = *file;
+  const int64_t nf = cfg.n_filters;
+
+  auto res_block = [&](const std::string& prefix, int64_t dim, int64_t dilation) {
+    CodecLayer L{CodecLayer::Kind::ResBlock, {}, {}, {}, {}};
+    int64_t hidden = dim / cfg.compress;
+    ALM_CHECK_MODEL(hidden >= 1, path, ": compress ", cfg.compress, " leaves no hidden channels");
+    L.res.conv1 = load_conv(f, cfg, prefix + "block.1.", dim, hidden, cfg.residual_kernel_size, 1, dilation, false);
+    L.res.conv2 = load_conv(f, cfg, prefix + "block.3.", hidden, dim, 1, 1, 1, false);
+    L.res.has_shortcut = !cfg.true_skip;
+    if (L.res.has_shortcut) L.res.shortcut = load_conv(f, cfg, prefix + "shortcut.", dim, dim, 1, 1, 1, false);
+    return L;
+  };
+  auto conv_layer = [&](const std::string& prefix, int64_t cin, int64_t cout, int64_t k, int64_t stride, bool tr) {
+    CodecLayer L{CodecLayer::Kind::Conv, {}, {}, {}, {}};
+    L.conv = load_conv(f, cfg, prefix, cin, cout, k, stride, 1, tr);
+    return L;
+  };
+  auto elu_layer = [] { return CodecLayer{CodecLayer::Kind::Elu, {}, {}, {}, {}}; };
+  auto lstm_layer = [&](const std::string& prefix, int64_t dim) {
+    CodecLayer L{CodecLayer::Kind::Lstm, {}, {}, {}, {}};
+    load_lstm(f, prefix, dim, cfg.lstm_layers, L);
+    return L;
+  };
+
+  // Encoder: layer indices follow the reference's nn.Sequential, activations included.
+  int idx = 0;
+  auto enc = [&](int i) { return "encoder.layers." + std::to_string(i) + "."; };
+  int64_t mult = 1;
+  m->encoder_.push_back(conv_layer(enc(idx++), cfg.channels, mult * nf, cfg.kernel_size, 1, false));
+  for (auto it = cfg.ratios.rbegin(); it != cfg.ratios.rend(); ++it) {
+    int64_t dil = 1;
+    for (int64_t j = 0; j < cfg.n_residual_layers; ++j, dil *= cfg.dilation_base)
+      m->encoder_.push_back(res_block(enc(idx++), mult * nf, dil));
+    m->encoder_.push_back(elu_layer());
+    ++idx;
+    m->encoder_.push_back(conv_layer(enc(idx++), mult * nf, mult * nf * 2, *it * 2, *it, false));
+    mult *= 2;
+  }
+  if (cfg.lstm_layers > 0) m->encoder_.push_back(lstm_layer(enc(idx++), mult * nf));
+  m->encoder_.push_back(elu_layer());
+  ++idx;
+  m->encoder_.push_back(conv_layer(enc(idx++), mult * nf, cfg.dimension, cfg.last_kernel_size, 1, false));
+
+  // Decoder, mirrored.
+  idx = 0;
+  auto dec = [&](int i) { return "decoder.layers." + std::to_string(i) + "."; };
+  m->decoder_.push_back(conv_layer(dec(idx++), cfg.dimension, mult * nf, cfg.kernel_size, 1, false));
+  if (cfg.lstm_layers > 0) m->decoder_.push_back(lstm_layer(dec(idx++), mult * nf));
+  for (auto r : cfg.ratios) {
+    m->decoder_.push_back(elu_layer());
+    ++idx;
+    m->decoder_.push_back(conv_layer(dec(idx++), mult * nf, mult * nf / 2, r * 2, r, true));
+    mult /= 2;
+    int64_t dil = 1;
+    for (int64_t j = 0; j < cfg.n_residual_layers; ++j, dil *= cfg.dilation_base)
+      m->decoder_.push_back(res_block(dec(idx++), mult * nf, dil));
+  }
+  m->decoder_.push_back(elu_layer());
+  ++idx;
+  m->decoder_.push_back(conv_layer(dec(idx++), nf, cfg.channels, cfg.last_kernel_size, 1, false));
+
+  // Quantizer codebooks.
+  m->rvq_.num_levels = cfg.num_quantizers;
+  m->rvq_.codebook_size = cfg.codebook_size;
+  m->rvq_.dim = cfg.codebook_dim;
+  for (int64_t q = 0; q < cfg.num_quantizers; ++q) {
+    Tensor e = f.f32("quantizer.layers." + std::to_string(q) + ".codebook.embed", {cfg.codebook_size, cfg.codebook_dim});
+    m->rvq_.embed.push_back(e.data());
+    m->codebooks_.push_back(e);
+  }
+  rvq_cache_norms(m->rvq_);
+  for (auto& name : f.names()) m->weight_bytes_ += f.info(name).end - f.info(name).begin;
+  return m;
+}
+
+Tensor CodecModel::run(const std::vector<CodecLayer>& layers, Tensor x) const {
+  for (const CodecLayer& L : layers) {
+    switch (L.kind) {
+      case CodecLayer::Kind::Conv:
+        x = apply_conv(L.conv, cfg_, x);
+        break;
+      case CodecLayer::Kind::Elu:
+        x = elu_copy(x, cfg_.elu_alpha);
+        break;
+      case CodecLayer::Kind::ResBlock: {
+        Tensor h = elu_copy(x, cfg_.elu_alpha);
+        h = apply_conv(L.res.conv1, cfg_, h);
+        elu(h.data(), h.numel(), cfg_.elu_alpha);
+        h = apply_conv(L.res.conv2, cfg_, h);
+        Tensor skip = L.res.has_shortcut ? apply_conv(L.res.shortcut, cfg_, x) : x;
+        ALM_ASSERT(skip.numel() == h.numel());
+        for (int64_t i = 0; i < h.numel(); ++i) h.data()[i] += skip.data()[i];
+        x = h;
+        break;
+      }
+      case CodecLayer::Kind::Lstm: {
+        int64_t C = x.dim(0), T = x.dim(1);
+        Tensor seq = Tensor::empty({T, C});  // [T, B=1, C]
+        for (int64_t c = 0; c < C; ++c)
+          for (int64_t t = 0; t < T; ++t) seq.data()[t * C + c] = x.data()[c * T + t];
+        Tensor out = Tensor::empty({T, C});
+        lstm(L.lstm, seq.data(), T, 1, out.data());
+        Tensor y = Tensor::empty({C, T});
+        for (int64_t c = 0; c < C; ++c)
+          for (int64_t t = 0; t < T; ++t) y.data()[c * T + t] = out.data()[t * C + c] + seq.data()[t * C + c];
+        x = y;
+        break;
+      }
+    }
+  }
+  return x;
+}
+
+int64_t CodecModel::frames_for(int64_t len) const {
+  int64_t hop = cfg_.hop_length();
+  return (len + hop - 1) / hop;
+}
+
+Tensor CodecModel::embed(const float* wav, int64_t len) const {
+  ALM_CHECK_ARG(len >= 1, "cannot encode an empty waveform");
+  int64_t n = len * cfg_.channels;
+  for (int64_t i = 0; i < n; ++i)
+    ALM_CHECK_ARG(std::isfinite(wav[i]), "waveform sample ", i, " is not finite (", wav[i], ")");
+  Tensor x = Tensor::empty({cfg_.channels, len});
+  std::copy(wav, wav + n, x.data());
+  return run(encoder_, x);
+}
+
+std::vector<int32_t> CodecModel::encode(const float* wav, int64_t len, int64_t num_levels, int64_t* frames) const {
+  ALM_CHECK_ARG(num_levels >= 1 && num_levels <= cfg_.num_quantizers, "number of quantizers must be in [1, ",
+                cfg_.num_quantizers, "] but is ", num_levels);
+  Tensor emb = embed(wav, len);
+  int64_t D = emb.dim(0), T = emb.dim(1);
+  Tensor rows = Tensor::empty({T, D});
+  for (int64_t d = 0; d < D; ++d)
+    for (int64_t t = 0; t < T; ++t) rows.data()[t * D + d] = emb.data()[d * T + t];
+  std::vector<int32_t> codes(size_t(num_levels * T));
+  rvq_encode(rvq_, num_levels, rows.data(), T, codes.data());
+  *frames = T;
+  return codes;
+}
+
+Tensor CodecModel::decode(const int32_t* codes, int64_t num_levels, int64_t frames) const {
+  ALM_CHECK_ARG(num_levels >= 1 && num_levels <= cfg_.num_quantizers, "number of quantizer levels must be in [1, ",
+                cfg_.num_quantizers, "] but is ", num_levels);
+  ALM_CHECK_ARG(frames >= 1, "cannot decode zero frames");
+  int64_t D = cfg_.codebook_dim;
+  Tensor rows = Tensor::empty({frames, D});
+  rvq_decode(rvq_, num_levels, codes, frames, rows.data());
+  Tensor x = Tensor::empty({D, frames});
+  for (int64_t d = 0; d < D; ++d)
+    for (int64_t t = 0; t < frames; ++t) x.data()[d * frames + t] = rows.data()[t * D + d];
+  return run(decoder_, x);
+}
+
+}  // namespace alm
