@@ -112,12 +112,16 @@ function findEocd(buf: Buffer, source?: string): number {
 }
 
 /**
- * Parses the archive structure of `buf` (no entry data is read or inflated yet).
+ * Parses the archive structure of `bytes` (no entry data is read or inflated yet). Stored entries read
+ * later are views of `bytes`, so keep it unmodified while the archive is in use.
  * Throws ERR_AUDIOLM_INVALID_CHECKPOINT on any structural problem.
  */
-export function openZip(buf: Buffer, options: OpenZipOptions = {}): ZipArchive {
+export function openZip(bytes: Uint8Array, options: OpenZipOptions = {}): ZipArchive {
   const source = options.source;
-  if (!Buffer.isBuffer(buf)) buf = Buffer.from((buf as Uint8Array).buffer, (buf as Uint8Array).byteOffset, (buf as Uint8Array).byteLength);
+  if (!(bytes instanceof Uint8Array)) {
+    throw new AudioLMError("ERR_AUDIOLM_INVALID_ARGUMENT", `Expected a Buffer or Uint8Array for bytes but received ${typeof bytes}`);
+  }
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 22) fail(source, `invalid zip: file is too small (${buf.length} bytes)`);
   const eocd = findEocd(buf, source);
   let diskNo = buf.readUInt16LE(eocd + 4);

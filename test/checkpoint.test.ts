@@ -325,6 +325,9 @@ describe("hostile and broken inputs", () => {
       ["torch", "jit.load"],
       ["torch.hub", "load"],
       ["torch._utils", "_import_dotted_name"],
+      ["torch", "_utils._import_dotted_name"],
+      ["builtins", "set.__init__"],
+      ["codecs", "open"],
       ["copyreg", "add_extension"],
       ["collections", "OrderedDict.__init__.__globals__"],
       ["ctypes", "CDLL"],
@@ -339,6 +342,9 @@ describe("hostile and broken inputs", () => {
     expect(classifyGlobal("argparse", "Namespace")).toBe("opaque");
     expect(classifyGlobal("omegaconf.dictconfig", "DictConfig")).toBe("opaque");
     expect(classifyGlobal("builtins", "slice")).toBe("opaque");
+    expect(classifyGlobal("torch", "_utils._rebuild_tensor_v2")).toBe("interpreted");
+    expect(classifyGlobal("torch._utils", "_rebuild_qtensor")).toBe("opaque");
+    expect(classifyGlobal("__main__", "MyConfig")).toBe("opaque");
 
     // STACK_GLOBAL with a dotted dunder name is rejected at the name, before anything is called.
     const name = "OrderedDict.__init__.__globals__";
@@ -382,6 +388,34 @@ describe("hostile and broken inputs", () => {
     const m = asMap(readPickle(p));
     expect(asMap(m.get("__proto__")).get("polluted")).toBe(1);
     expect(({} as Record<string, unknown>)["polluted"]).toBeUndefined();
+  });
+
+  it("random byte mutations only ever raise AudioLMError (deterministic mini-fuzz)", () => {
+    let seed = 7;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const pkl = openZip(bytesOf("state_dict.pt")).read("state_dict/data.pkl");
+    const inputs: Array<[Buffer, (b: Buffer) => unknown]> = [
+      [bytesOf("state_dict.pt"), (b) => parseTorchCheckpoint(b)],
+      [bytesOf("legacy.pt"), (b) => parseTorchCheckpoint(b)],
+      [pkl, (b) => readPickle(b, { persistentLoad: (pid) => makeStorage(String((pid as unknown[])[2]), 64) })],
+      [bytesOf("plain_p0.pkl"), (b) => readPickle(b)],
+      [bytesOf("numpy_p2.pkl"), (b) => readPickle(b)],
+      [bytesOf("arrays.joblib"), (b) => readPickle(b)],
+    ];
+    for (const [orig, load] of inputs) {
+      for (let i = 0; i < 250; i++) {
+        const b = Buffer.from(orig);
+        for (let k = 1 + rnd(3); k > 0; k--) b[rnd(b.length)] = rnd(256);
+        try {
+          for (const t of flattenStateDict(load(b)).values()) tensorToFloat32(t);
+        } catch (err) {
+          expect(err).toBeInstanceOf(AudioLMError);
+        }
+      }
+    }
   });
 
   it("tensors that reach past their storage are rejected", async () => {

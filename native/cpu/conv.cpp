@@ -36,11 +36,24 @@ void check_pointers(const char* op, const float* x, const float* w, const float*
   ALM_CHECK_ARG(x != nullptr && w != nullptr && y != nullptr, op, ": null input, weight or output");
 }
 
-// Time steps per chunk when each step needs `rows` floats of columns.
-int64_t chunk_len(int64_t rows, int64_t total) {
-  int64_t tc = std::max(kMinChunk, std::min(kMaxChunk, kColBudget / rows));
-  tc = tc / 16 * 16;
-  return std::min(tc, total);
+// How time is cut: `len` steps per chunk, and whether chunks run side by side (each GEMM then
+// single-threaded, as nested parallel_for runs serially) or one after another (each GEMM using
+// every thread).
+struct ChunkPlan {
+  int64_t len, count;
+  bool parallel;
+};
+
+// `rows` floats of columns per time step, `total` steps, `macs` multiply-adds in all.
+ChunkPlan plan_chunks(int64_t rows, int64_t total, double macs) {
+  int64_t len = std::max(kMinChunk, std::min(kMaxChunk, kColBudget / rows)) / 16 * 16;
+  const int64_t threads = num_threads();
+  // About four chunks per thread balance the load; narrower than kMinChunk is not worth it.
+  if (threads > 1 && macs >= double(1 << 21))
+    len = std::min(len, std::max(kMinChunk, (total + 4 * threads - 1) / (4 * threads) + 15) / 16 * 16);
+  len = std::min(len, total);
+  const int64_t count = (total + len - 1) / len;
+  return {len, count, threads > 1 && count >= 2 * threads && macs >= double(1 << 21)};
 }
 
 // col[c*K + k, t] = x[c, (t0 + t)*stride + k*dilation] for t < n.
@@ -90,37 +103,24 @@ void conv1d(const Conv1dShape& s, const float* x, int64_t in_len, const float* w
   check_pointers("conv1d", x, w, y);
   const int64_t G = s.groups, K = s.kernel;
   const int64_t cin_g = s.in_channels / G, cout_g = s.out_channels / G, rows = cin_g * K;
-
-  if (K == 1 && s.stride == 1) {
-    // The input already is the column matrix.
-    for (int64_t g = 0; g < G; ++g)
-      gemm(false, false, cout_g, tout, cin_g, 1.f, w + g * cout_g * cin_g, cin_g,
-           x + g * cin_g * in_len, in_len, 0.f, y + g * cout_g * tout, tout);
-    if (bias)
-      parallel_for(s.out_channels, std::max<int64_t>(1, 65536 / tout), [&](int64_t c0, int64_t c1) {
-        add_bias(bias + c0, c1 - c0, y + c0 * tout, tout, 0, tout);
-      });
-    return;
-  }
-
-  const int64_t tc = chunk_len(rows, tout);
-  const int64_t chunks = (tout + tc - 1) / tc;
+  // A 1x1 kernel with stride 1 reads the input as the column matrix itself.
+  const bool direct = K == 1 && s.stride == 1;
+  const ChunkPlan plan = plan_chunks(rows, tout, double(s.out_channels) * double(rows) * double(tout));
   auto run_chunks = [&](int64_t c0, int64_t c1) {
-    std::vector<float> col(size_t(rows * tc));
+    std::vector<float> col(direct ? 0 : size_t(rows * plan.len));
     for (int64_t ci = c0; ci < c1; ++ci) {
-      const int64_t t0 = ci * tc, n = std::min(tc, tout - t0);
+      const int64_t t0 = ci * plan.len, n = std::min(plan.len, tout - t0);
       for (int64_t g = 0; g < G; ++g) {
-        im2col(x + g * cin_g * in_len, in_len, cin_g, K, s.stride, s.dilation, t0, n, col.data());
-        gemm(false, false, cout_g, n, rows, 1.f, w + g * cout_g * rows, rows, col.data(), n, 0.f,
-             y + g * cout_g * tout + t0, tout);
+        const float* xg = x + g * cin_g * in_len;
+        if (!direct) im2col(xg, in_len, cin_g, K, s.stride, s.dilation, t0, n, col.data());
+        gemm(false, false, cout_g, n, rows, 1.f, w + g * cout_g * rows, rows,
+             direct ? xg + t0 : col.data(), direct ? in_len : n, 0.f, y + g * cout_g * tout + t0, tout);
       }
       add_bias(bias, s.out_channels, y, tout, t0, n);
     }
   };
-  // Many chunks: one per thread at a time, im2col included, each GEMM single-threaded (nested
-  // parallel_for runs serially). Few chunks: one after another, each GEMM using every thread.
-  if (chunks >= 4 * num_threads()) parallel_for(chunks, 1, run_chunks);
-  else run_chunks(0, chunks);
+  if (plan.parallel) parallel_for(plan.count, 1, run_chunks);
+  else run_chunks(0, plan.count);
 }
 
 void conv1d_ref(const Conv1dShape& s, const float* x, int64_t in_len, const float* w,
@@ -180,6 +180,7 @@ void conv_transpose1d(const Conv1dShape& s, const float* x, int64_t in_len, cons
   });
 
   if (K == 1 && s.stride == 1) {
+    // Each input step maps to one output step: multiply straight into y.
     for (int64_t g = 0; g < G; ++g)
       gemm(true, false, cout_g, in_len, cin_g, 1.f, w + g * cin_g * cout_g, cout_g,
            x + g * cin_g * in_len, in_len, 1.f, y + g * cout_g * tout, tout);
@@ -187,15 +188,17 @@ void conv_transpose1d(const Conv1dShape& s, const float* x, int64_t in_len, cons
   }
 
   // col[co*K + k, t] = sum_ci w[ci, co, k] x[ci, t0 + t] lands on y[co, (t0 + t)*stride + k*dilation].
-  // Neighbouring chunks overlap in y, so chunks run in order and the fold splits over channels.
-  const int64_t tc = chunk_len(cout * K, in_len);
-  std::vector<float> col(size_t(cout * K * tc));
-  for (int64_t t0 = 0; t0 < in_len; t0 += tc) {
-    const int64_t n = std::min(tc, in_len - t0);
+  // A chunk's output reaches dilation*(K-1) past the start of the next chunk's, so side-by-side
+  // chunks run in two rounds, even then odd, where chunks of one round never touch.
+  const ChunkPlan plan = plan_chunks(cout * K, in_len, double(s.in_channels) * double(rows_g) * double(in_len));
+  const bool rounds_disjoint = s.dilation * (K - 1) < (plan.len + 1) * s.stride;
+  auto run_chunk = [&](int64_t ci, std::vector<float>& col) {
+    const int64_t t0 = ci * plan.len, n = std::min(plan.len, in_len - t0);
+    col.resize(size_t(cout * K * n));
     for (int64_t g = 0; g < G; ++g)
       gemm(true, false, rows_g, n, cin_g, 1.f, w + g * cin_g * rows_g, rows_g,
            x + g * cin_g * in_len + t0, in_len, 0.f, col.data() + g * rows_g * n, n);
-    parallel_for(cout, std::max<int64_t>(1, 32768 / (K * n)), [&](int64_t c0, int64_t c1) {
+    auto fold = [&](int64_t c0, int64_t c1) {
       for (int64_t co = c0; co < c1; ++co) {
         for (int64_t k = 0; k < K; ++k) {
           const float* crow = col.data() + (co * K + k) * n;
@@ -207,7 +210,21 @@ void conv_transpose1d(const Conv1dShape& s, const float* x, int64_t in_len, cons
           }
         }
       }
-    });
+    };
+    // Inside a side-by-side chunk this runs serially anyway.
+    parallel_for(cout, std::max<int64_t>(1, 32768 / (K * n)), fold);
+  };
+  if (plan.parallel && rounds_disjoint) {
+    for (int64_t parity = 0; parity < 2; ++parity) {
+      const int64_t count = (plan.count - parity + 1) / 2;
+      parallel_for(count, 1, [&](int64_t i0, int64_t i1) {
+        std::vector<float> col;
+        for (int64_t i = i0; i < i1; ++i) run_chunk(2 * i + parity, col);
+      });
+    }
+  } else {
+    std::vector<float> col;
+    for (int64_t ci = 0; ci < plan.count; ++ci) run_chunk(ci, col);
   }
 }
 

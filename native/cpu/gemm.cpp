@@ -222,6 +222,8 @@ void maybe_parallel(bool parallel, int64_t n, int64_t grain, const Fn& fn) {
   else fn(0, n);
 }
 
+// Each column block of B is packed whole (every K slice) before the tasks start, so that a task
+// runs its M block through all of K without waiting: two pool hand-offs per column block.
 void gemm_packed(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                  int64_t ldc) {
@@ -235,41 +237,45 @@ void gemm_packed(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
   if (mblocks < threads && M >= threads * 2 * MR) mblocks = threads;
   const int64_t mc_block = ceil_div(ceil_div(M, mblocks), MR) * MR;
   mblocks = ceil_div(M, mc_block);
-  // A shallow K leaves room for wider B blocks at the same packed size: fewer, larger steps.
-  const int64_t nc_block = std::max(NC, (KC * NC / std::min(K, KC)) / NR * NR);
+  const int64_t kslices = ceil_div(K, KC);
+  // Columns per block: as many as keep the packed block within KC x NC floats.
+  const int64_t nc_block = std::max<int64_t>(NR, (KC * NC / K) / NR * NR);
   for (int64_t jc = 0; jc < N; jc += nc_block) {
     const int64_t nc = std::min(nc_block, N - jc);
     const int64_t panels = ceil_div(nc, NR);
+    float* packed_b = t_packed_b.get(size_t(panels * NR * K));
+    maybe_parallel(parallel, kslices * panels, std::max<int64_t>(1, 32768 / (NR * KC)), [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t pc = (i / panels) * KC, kc = std::min(KC, K - pc);
+        pack_b_panel(trans_b, B, ldb, jc, nc, pc, kc, i % panels, packed_b + pc * panels * NR);
+      }
+    });
     // Few M blocks leave threads idle, so their columns are split as well.
     int64_t nsplit = 1;
     if (threads > 1 && mblocks < 2 * threads)
       nsplit = std::max<int64_t>(1, std::min(panels / 2, ceil_div(2 * threads, mblocks)));
-    for (int64_t pc = 0; pc < K; pc += KC) {
-      const int64_t kc = std::min(KC, K - pc);
-      const float beta_block = pc == 0 ? beta : 1.f;
-      float* packed_b = t_packed_b.get(size_t(panels * NR * kc));
-      maybe_parallel(parallel, panels, std::max<int64_t>(1, 32768 / (NR * kc)), [&](int64_t p0, int64_t p1) {
-        for (int64_t p = p0; p < p1; ++p) pack_b_panel(trans_b, B, ldb, jc, nc, pc, kc, p, packed_b);
-      });
-      maybe_parallel(parallel, mblocks * nsplit, 1, [&](int64_t t0, int64_t t1) {
-        for (int64_t task = t0; task < t1; ++task) {
-          const int64_t i0 = (task / nsplit) * mc_block, split = task % nsplit;
-          const int64_t mc = std::min(mc_block, M - i0);
-          float* packed_a = t_packed_a.get(size_t(ceil_div(mc, MR) * MR * kc));
+    maybe_parallel(parallel, mblocks * nsplit, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t task = t0; task < t1; ++task) {
+        const int64_t i0 = (task / nsplit) * mc_block, split = task % nsplit;
+        const int64_t mc = std::min(mc_block, M - i0);
+        const int64_t pb = split * panels / nsplit, pe = (split + 1) * panels / nsplit;
+        float* packed_a = t_packed_a.get(size_t(ceil_div(mc, MR) * MR * KC));
+        for (int64_t pc = 0; pc < K; pc += KC) {
+          const int64_t kc = std::min(KC, K - pc);
+          const float beta_slice = pc == 0 ? beta : 1.f;
           pack_a(trans_a, A, lda, i0, mc, pc, kc, packed_a);
-          const int64_t pb = split * panels / nsplit, pe = (split + 1) * panels / nsplit;
           for (int64_t p = pb; p < pe; ++p) {
             const int nr = int(std::min<int64_t>(NR, nc - p * NR));
-            const float* bp = packed_b + p * NR * kc;
+            const float* bp = packed_b + pc * panels * NR + p * NR * kc;
             for (int64_t ir = 0; ir < mc; ir += MR) {
               const int mr = int(std::min<int64_t>(MR, mc - ir));
               kernel(kc, packed_a + ir * kc, bp, C + (i0 + ir) * ldc + jc + p * NR, ldc, alpha,
-                     beta_block, mr, nr);
+                     beta_slice, mr, nr);
             }
           }
         }
-      });
-    }
+      }
+    });
   }
 }
 
@@ -340,8 +346,39 @@ ALM_AVX2 inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// As skinny_rows_portable; U rows of B go through each accumulator load and store, with the
-// R x U broadcast A values held in registers.
+// acc[r][0, w) += sum over u < U of A(r0 + r, k + u) * B(k + u, j + x): U rows of B go through
+// each accumulator load and store, with the R x U broadcast A values held in registers.
+template <int R, int U>
+ALM_AVX2 inline void rows_step_avx2(float (*acc)[kRowRun + 8], View a, View b, int64_t r0,
+                                    int64_t k, int64_t j, int64_t w) {
+  const int64_t full = w / 8 * 8;
+  __m256 av[R][U];
+  const float* brow[U];
+  for (int u = 0; u < U; ++u) {
+    brow[u] = b.p + (k + u) * b.rs + j;
+    for (int r = 0; r < R; ++r) av[r][u] = _mm256_set1_ps(a.p[(r0 + r) * a.rs + (k + u) * a.cs]);
+  }
+  for (int64_t x = 0; x < full; x += 8) {
+    __m256 bv[U];
+    for (int u = 0; u < U; ++u) bv[u] = _mm256_loadu_ps(brow[u] + x);
+    for (int r = 0; r < R; ++r) {
+      __m256 s = _mm256_load_ps(acc[r] + x);
+      for (int u = 0; u < U; ++u) s = _mm256_fmadd_ps(av[r][u], bv[u], s);
+      _mm256_store_ps(acc[r] + x, s);
+    }
+  }
+  if (full < w) {
+    const __m256i tail = lane_mask(w - full);
+    __m256 bv[U];
+    for (int u = 0; u < U; ++u) bv[u] = _mm256_maskload_ps(brow[u] + full, tail);
+    for (int r = 0; r < R; ++r) {
+      __m256 s = _mm256_load_ps(acc[r] + full);
+      for (int u = 0; u < U; ++u) s = _mm256_fmadd_ps(av[r][u], bv[u], s);
+      _mm256_store_ps(acc[r] + full, s);
+    }
+  }
+}
+
 template <int R>
 ALM_AVX2 void skinny_rows_avx2(float alpha, int64_t K, View a, View b, float beta, OutView c,
                                int64_t r0, int64_t j0, int64_t j1) {
@@ -349,37 +386,10 @@ ALM_AVX2 void skinny_rows_avx2(float alpha, int64_t K, View a, View b, float bet
   alignas(32) float acc[R][kRowRun + 8];
   for (int64_t j = j0; j < j1; j += kRowRun) {
     const int64_t w = std::min(kRowRun, j1 - j), full = w / 8 * 8;
-    const __m256i tail = lane_mask(w - full);
     for (int r = 0; r < R; ++r) std::fill(acc[r], acc[r] + full + 8, 0.f);
-    for (int64_t k = 0; k < K; k += U) {
-      const int live = int(std::min<int64_t>(U, K - k));
-      __m256 av[R][U];
-      const float* brow[U];
-      for (int u = 0; u < U; ++u) {
-        // Rows past K re-read row k with a zero multiplier, so the loop body stays fixed.
-        brow[u] = b.p + (u < live ? k + u : k) * b.rs + j;
-        for (int r = 0; r < R; ++r)
-          av[r][u] = u < live ? _mm256_set1_ps(a.p[(r0 + r) * a.rs + (k + u) * a.cs]) : _mm256_setzero_ps();
-      }
-      for (int64_t x = 0; x < full; x += 8) {
-        __m256 bv[U];
-        for (int u = 0; u < U; ++u) bv[u] = _mm256_loadu_ps(brow[u] + x);
-        for (int r = 0; r < R; ++r) {
-          __m256 s = _mm256_load_ps(acc[r] + x);
-          for (int u = 0; u < U; ++u) s = _mm256_fmadd_ps(av[r][u], bv[u], s);
-          _mm256_store_ps(acc[r] + x, s);
-        }
-      }
-      if (full < w) {
-        __m256 bv[U];
-        for (int u = 0; u < U; ++u) bv[u] = _mm256_maskload_ps(brow[u] + full, tail);
-        for (int r = 0; r < R; ++r) {
-          __m256 s = _mm256_load_ps(acc[r] + full);
-          for (int u = 0; u < U; ++u) s = _mm256_fmadd_ps(av[r][u], bv[u], s);
-          _mm256_store_ps(acc[r] + full, s);
-        }
-      }
-    }
+    int64_t k = 0;
+    for (; k + U <= K; k += U) rows_step_avx2<R, U>(acc, a, b, r0, k, j, w);
+    for (; k < K; ++k) rows_step_avx2<R, 1>(acc, a, b, r0, k, j, w);
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     for (int r = 0; r < R; ++r) {
       float* crow = c.p + (r0 + r) * c.rs + j * c.cs;

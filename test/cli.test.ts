@@ -1,0 +1,81 @@
+// The `audiolm` CLI as a user runs it (the compiled dist/cli.js): the EnCodec parity path
+// convert → encode → decode against the reference fixtures, and clean failures.
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+import { decodeNpy, npyToInt32 } from "../lib/npy.js";
+import { decodeWav, encodeWav } from "../lib/wav.js";
+import { fractionEqual, relL2, tempDir } from "./helpers.js";
+
+const ROOT = join(import.meta.dirname, "..");
+const CLI = join(ROOT, "dist", "cli.js");
+const FIX = join(ROOT, "test", "fixtures");
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", cwd: tmp.dir });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("audiolm CLI", () => {
+  it("info --json describes the build", () => {
+    const r = run("info", "--json");
+    expect(r.code).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(info.threads).toBeGreaterThan(0);
+    expect(typeof info.cudaCompiled).toBe("boolean");
+    expect(info.gpus).toBeInstanceOf(Array);
+    expect(info.version).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it("convert, encode and decode match the EnCodec reference", () => {
+    const dir = join(FIX, "encodec", "causal");
+    const model = join(tmp.dir, "causal.safetensors");
+    let r = run("convert", "encodec", join(dir, "model.th"), "-o", model, "--json");
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).config.sampleRate).toBe(8000);
+
+    const input = decodeNpy(readFileSync(join(dir, "input_0.npy"))).data as Float32Array;
+    writeFileSync(join(tmp.dir, "in.wav"), encodeWav(input, 8000));
+    r = run("codec", "encode", "in.wav", "-m", model, "--bandwidth", "24", "-o", "codes.npy");
+    expect(r.code, r.stderr).toBe(0);
+    const ours = decodeNpy(readFileSync(join(tmp.dir, "codes.npy")));
+    const want = decodeNpy(readFileSync(join(dir, "codes_0_4.npy")));
+    expect(ours.shape).toEqual([1, ...want.shape]);
+    expect(fractionEqual(npyToInt32(ours), npyToInt32(want))).toBeGreaterThanOrEqual(0.999);
+
+    r = run("codec", "decode", join(dir, "codes_0_4.npy"), "-m", model, "-o", "out.wav", "--json");
+    expect(r.code, r.stderr).toBe(0);
+    const audio = decodeWav(readFileSync(join(tmp.dir, "out.wav"))).samples;
+    const ref = decodeNpy(readFileSync(join(dir, "decoded_0_4.npy"))).data as Float32Array;
+    expect(relL2(audio, ref)).toBeLessThan(1e-5);
+  });
+
+  it("fails with a usage message (exit 2) or a coded error (exit 1), never a stack trace", () => {
+    let r = run();
+    expect(r.code).toBe(2);
+    r = run("codec", "encode", "x.wav");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/missing -m\/--model/);
+    r = run("frobnicate");
+    expect(r.code).toBe(2);
+    r = run("codec", "encode", "nope.wav", "-m", "nope.safetensors", "-o", "c.npy");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[ERR_AUDIOLM_IO\].*nope\.safetensors/);
+    writeFileSync(join(tmp.dir, "garbage.wav"), "RIFF....WAVEjunkjunkjunk");
+    run("convert", "encodec", join(FIX, "encodec", "causal", "model.th"), "-o", "m.safetensors");
+    r = run("codec", "encode", "garbage.wav", "-m", "m.safetensors", "-o", "c.npy");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[ERR_AUDIOLM_INVALID_WAV\].*garbage\.wav/);
+    r = run("convert", "encodec", join(FIX, "checkpoint", "hostile_torch.pt"), "-o", "h.safetensors");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[ERR_AUDIOLM_UNSAFE_PICKLE\].*system/);
+    r = run("convert", "encodec", join(FIX, "checkpoint", "state_dict.pt"), "-o", "s.safetensors");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[ERR_AUDIOLM_INVALID_CHECKPOINT\].*not an EnCodec checkpoint/);
+    for (const x of [r.stderr]) expect(x).not.toMatch(/\n\s+at /);
+  });
+});
