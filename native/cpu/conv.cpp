@@ -15,11 +15,13 @@
 namespace alm {
 namespace {
 
-// Floats of column buffer per chunk (2 MiB).
-constexpr int64_t kColBudget = int64_t(1) << 19;
+// Floats of column buffer per chunk. conv1d's columns are GEMM input that is packed again, and
+// both copies fit L2 at 512 KiB each; conv_transpose1d's are GEMM output, where wider chunks
+// (2 MiB) keep its thin GEMMs (N = input steps) wider. Tuned on the EnCodec shapes.
+constexpr int64_t kColBudget = int64_t(1) << 17;
+constexpr int64_t kFoldBudget = int64_t(1) << 19;
 // Chunks narrower than this make GEMMs too thin to run at speed, whatever the budget says.
 constexpr int64_t kMinChunk = 64;
-constexpr int64_t kMaxChunk = 4096;
 
 void check_shape(const Conv1dShape& s, const char* op) {
   ALM_CHECK_ARG(s.in_channels >= 1 && s.out_channels >= 1 && s.kernel >= 1 && s.stride >= 1 &&
@@ -44,16 +46,20 @@ struct ChunkPlan {
   bool parallel;
 };
 
-// `rows` floats of columns per time step, `total` steps, `macs` multiply-adds in all.
-ChunkPlan plan_chunks(int64_t rows, int64_t total, double macs) {
-  int64_t len = std::max(kMinChunk, std::min(kMaxChunk, kColBudget / rows)) / 16 * 16;
+// `rows` floats of columns per time step and `budget` per chunk, `total` steps, `macs`
+// multiply-adds in all.
+ChunkPlan plan_chunks(int64_t rows, int64_t budget, int64_t total, double macs) {
   const int64_t threads = num_threads();
-  // About four chunks per thread balance the load; narrower than kMinChunk is not worth it.
-  if (threads > 1 && macs >= double(1 << 21))
-    len = std::min(len, std::max(kMinChunk, (total + 4 * threads - 1) / (4 * threads) + 15) / 16 * 16);
-  len = std::min(len, total);
-  const int64_t count = (total + len - 1) / len;
-  return {len, count, threads > 1 && count >= 2 * threads && macs >= double(1 << 21)};
+  const int64_t fit = std::max<int64_t>(1, budget / rows);
+  int64_t count = (total + fit - 1) / fit;
+  count = std::max<int64_t>(1, std::min(count, (total + kMinChunk - 1) / kMinChunk));
+  // About four chunks per thread balance the load, when there is work enough to share.
+  const bool worth_sharing = threads > 1 && macs >= double(1 << 21) && total >= 2 * threads * kMinChunk;
+  if (worth_sharing) count = std::max(count, std::min(4 * threads, total / kMinChunk));
+  // Equal chunks (rounded to 16 for the GEMM's panels) rather than a thin last one.
+  const int64_t len = std::min(total, ((total + count - 1) / count + 15) / 16 * 16);
+  count = (total + len - 1) / len;
+  return {len, count, worth_sharing && count >= 2 * threads};
 }
 
 // col[c*K + k, t] = x[c, (t0 + t)*stride + k*dilation] for t < n.
@@ -105,7 +111,7 @@ void conv1d(const Conv1dShape& s, const float* x, int64_t in_len, const float* w
   const int64_t cin_g = s.in_channels / G, cout_g = s.out_channels / G, rows = cin_g * K;
   // A 1x1 kernel with stride 1 reads the input as the column matrix itself.
   const bool direct = K == 1 && s.stride == 1;
-  const ChunkPlan plan = plan_chunks(rows, tout, double(s.out_channels) * double(rows) * double(tout));
+  const ChunkPlan plan = plan_chunks(rows, kColBudget, tout, double(s.out_channels) * double(rows) * double(tout));
   auto run_chunks = [&](int64_t c0, int64_t c1) {
     std::vector<float> col(direct ? 0 : size_t(rows * plan.len));
     for (int64_t ci = c0; ci < c1; ++ci) {
@@ -190,7 +196,7 @@ void conv_transpose1d(const Conv1dShape& s, const float* x, int64_t in_len, cons
   // col[co*K + k, t] = sum_ci w[ci, co, k] x[ci, t0 + t] lands on y[co, (t0 + t)*stride + k*dilation].
   // A chunk's output reaches dilation*(K-1) past the start of the next chunk's, so side-by-side
   // chunks run in two rounds, even then odd, where chunks of one round never touch.
-  const ChunkPlan plan = plan_chunks(cout * K, in_len, double(s.in_channels) * double(rows_g) * double(in_len));
+  const ChunkPlan plan = plan_chunks(cout * K, kFoldBudget, in_len, double(s.in_channels) * double(rows_g) * double(in_len));
   const bool rounds_disjoint = s.dilation * (K - 1) < (plan.len + 1) * s.stride;
   auto run_chunk = [&](int64_t ci, std::vector<float>& col) {
     const int64_t t0 = ci * plan.len, n = std::min(plan.len, in_len - t0);

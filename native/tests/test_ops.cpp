@@ -226,6 +226,25 @@ TEST(conv_transpose1d_against_ref) {
   });
 }
 
+TEST(conv_parallel_chunks) {
+  // Chunks side by side, on a pool size that does not divide their count, including transposed
+  // chunks whose outputs overlap (even/odd rounds) and ones that reach past a whole chunk.
+  set_num_threads(3);
+  try {
+    uint32_t seed = 80;
+    check_conv({16, 8, 7, 3, 2}, 30001, true, seed++);
+    check_conv({32, 32, 1}, 9000, true, seed++);
+    check_conv_transpose({64, 32, 4, 2}, 3001, true, seed++);
+    check_conv_transpose({32, 16, 10, 5}, 2000, false, seed++);
+    check_conv_transpose({64, 16, 3, 1, 100}, 3000, true, seed++);
+    check_conv_transpose({64, 16, 3, 1, 300}, 3000, true, seed++);  // too far for two rounds
+  } catch (...) {
+    set_num_threads(0);
+    throw;
+  }
+  set_num_threads(0);
+}
+
 TEST(conv_errors) {
   std::vector<float> buf(1024, 1.f);
   // Kernel span 13 over 12 samples.
