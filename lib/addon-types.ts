@@ -38,7 +38,57 @@ export interface NativeCodec {
   dispose(): void;
 }
 
+export interface NativeTransformerConfig {
+  family: "transformer";
+  vocabSize: number;
+  outputSize: number;
+  dim: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  ffDim: number;
+  ff: string;
+  norm: string;
+  prenorm: boolean;
+  causal: boolean;
+  position: "learned" | "t5" | "bias_table" | "rotary" | "none";
+  maxPositions: number;
+  crossAttention: boolean;
+  contextDim: number;
+  inputCodebooks: number;
+  outputHeads: number;
+  weightBytes: number;
+}
+
+export interface NativeGenerateRequest {
+  steps: number;
+  temperature: number[];
+  topK: number[];
+  topP: number[];
+  seeds: number[];
+  ranges?: Array<{ lo: number; hi: number; extra: number[] }>;
+  origins?: number[];
+  eos?: number;
+}
+
+export interface NativeSession {
+  prefill(prompts: Int32Array[], contexts?: Float32Array[]): Promise<void>;
+  generate(req: NativeGenerateRequest): Promise<{ tokens: Int32Array[]; stopped: boolean[] }>;
+  lengths(): number[];
+  abort(): void;
+  dispose(): void;
+}
+
+export interface NativeTransformer {
+  config(): NativeTransformerConfig;
+  logits(tokens: Int32Array[], contexts: Float32Array[] | undefined, head: number): Promise<Float32Array[]>;
+  createSession(batch: number, capacity: number): NativeSession;
+  dispose(): void;
+}
+
 export interface NativeAddon {
+  loadTransformer(path: string): Promise<NativeTransformer>;
   info(): NativeInfo;
   setThreads(n: number): number;
   loadCodec(path: string): Promise<NativeCodec>;

@@ -1,6 +1,7 @@
 // Times the CPU kernels against their scalar references: GEMM at a few sizes (square, skinny
-// LSTM-step shapes, one thread, portable kernels) and the convolutions of an EnCodec 24 kHz
-// model. Prints a table and, last, one JSON line. Medians of repeated runs after a warm-up.
+// LSTM-step shapes, one thread, portable kernels), the convolutions, activations, LSTM and RVQ
+// of an EnCodec 24 kHz model. Prints a table and, last, one JSON line. Medians of repeated runs
+// after a warm-up, with the fastest run beside them: on a shared machine the gap shows noise.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -9,17 +10,23 @@
 #include <vector>
 
 #include "core/threadpool.h"
+#include "cpu/act.h"
 #include "cpu/conv.h"
 #include "cpu/gemm.h"
+#include "cpu/lstm.h"
+#include "cpu/rvq.h"
 #include "tests/harness.h"
 
 using namespace alm;
 
 namespace {
 
-// Median seconds per call: one warm-up call, then repeats until `budget_s` is spent (at least
-// `min_reps`, at most 50).
-double median_seconds(const std::function<void()>& fn, double budget_s, int min_reps) {
+struct Timing {
+  double median_s, best_s;
+};
+
+// One warm-up call, then repeats until `budget_s` is spent (at least `min_reps`, at most 50).
+Timing time_calls(const std::function<void()>& fn, double budget_s, int min_reps) {
   using clock = std::chrono::steady_clock;
   fn();
   std::vector<double> times;
@@ -31,24 +38,25 @@ double median_seconds(const std::function<void()>& fn, double budget_s, int min_
     times.push_back(std::chrono::duration<double>(clock::now() - t0).count());
   }
   std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  return {times[times.size() / 2], times[0]};
 }
 
 struct Row {
   std::string name;
-  double flops, fast_s, ref_s;  // ref_s < 0: not timed (too slow)
+  double flops;  // 0: report elements per second instead
+  Timing fast;
+  double ref_s;  // median; < 0: not timed (too slow)
 };
 
 std::vector<Row> g_rows;
 
-void report(const std::string& name, double flops, double fast_s, double ref_s) {
-  g_rows.push_back({name, flops, fast_s, ref_s});
-  const double gf = flops / fast_s * 1e-9;
-  if (ref_s > 0)
-    std::printf("%-40s %9.3f ms %8.1f GFLOP/s   ref %9.2f ms %7.2f GFLOP/s   x%.1f\n", name.c_str(),
-                fast_s * 1e3, gf, ref_s * 1e3, flops / ref_s * 1e-9, ref_s / fast_s);
-  else
-    std::printf("%-40s %9.3f ms %8.1f GFLOP/s\n", name.c_str(), fast_s * 1e3, gf);
+void report(const std::string& name, double flops, Timing fast, double ref_s) {
+  g_rows.push_back({name, flops, fast, ref_s});
+  std::printf("%-40s %9.3f ms (best %8.3f)", name.c_str(), fast.median_s * 1e3, fast.best_s * 1e3);
+  if (flops > 0) std::printf(" %7.1f GFLOP/s", flops / fast.median_s * 1e-9);
+  else std::printf(" %15s", "");
+  if (ref_s > 0) std::printf("   ref %9.2f ms   x%.1f", ref_s * 1e3, ref_s / fast.median_s);
+  std::printf("\n");
   std::fflush(stdout);
 }
 
@@ -57,13 +65,13 @@ void bench_gemm(const std::string& label, bool ta, bool tb, int64_t M, int64_t N
   std::vector<float> C(size_t(M * N));
   const int64_t lda = ta ? M : K, ldb = tb ? K : N;
   const double flops = 2.0 * double(M) * double(N) * double(K);
-  const double fast = median_seconds(
+  const Timing fast = time_calls(
       [&] { gemm(ta, tb, M, N, K, 1.f, A.data(), lda, B.data(), ldb, 0.f, C.data(), N); }, 0.5, 5);
   double ref = -1;
   if (with_ref) {
     const int reps = flops > 1e8 ? 1 : 3;
-    ref = median_seconds(
-        [&] { gemm_ref(ta, tb, M, N, K, 1.f, A.data(), lda, B.data(), ldb, 0.f, C.data(), N); }, 0, reps);
+    ref = time_calls(
+        [&] { gemm_ref(ta, tb, M, N, K, 1.f, A.data(), lda, B.data(), ldb, 0.f, C.data(), N); }, 0, reps).median_s;
   }
   const std::string name = label + " " + std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K) +
                            (ta ? " At" : "") + (tb ? " Bt" : "");
@@ -77,9 +85,9 @@ void bench_conv(const Conv1dShape& s, int64_t in_len, bool with_ref) {
   const auto b = alm_test::random_vec(size_t(s.out_channels), 5);
   std::vector<float> y(size_t(s.out_channels * tout));
   const double flops = 2.0 * double(s.out_channels) * double(tout) * double(s.in_channels / s.groups * s.kernel);
-  const double fast = median_seconds([&] { conv1d(s, x.data(), in_len, w.data(), b.data(), y.data()); }, 0.5, 5);
+  const Timing fast = time_calls([&] { conv1d(s, x.data(), in_len, w.data(), b.data(), y.data()); }, 0.5, 5);
   const double ref = with_ref
-      ? median_seconds([&] { conv1d_ref(s, x.data(), in_len, w.data(), b.data(), y.data()); }, 0, 1) : -1;
+      ? time_calls([&] { conv1d_ref(s, x.data(), in_len, w.data(), b.data(), y.data()); }, 0, 1).median_s : -1;
   char name[96];
   std::snprintf(name, sizeof name, "conv1d %ld->%ld k%ld s%ld d%ld T=%ld", long(s.in_channels),
                 long(s.out_channels), long(s.kernel), long(s.stride), long(s.dilation), long(in_len));
@@ -92,20 +100,69 @@ void bench_conv_transpose(const Conv1dShape& s, int64_t in_len, bool with_ref) {
   const auto w = alm_test::random_vec(size_t(s.in_channels * s.out_channels / s.groups * s.kernel), 7);
   std::vector<float> y(size_t(s.out_channels * tout));
   const double flops = 2.0 * double(s.in_channels) * double(in_len) * double(s.out_channels / s.groups * s.kernel);
-  const double fast = median_seconds([&] { conv_transpose1d(s, x.data(), in_len, w.data(), nullptr, y.data()); }, 0.5, 5);
+  const Timing fast = time_calls([&] { conv_transpose1d(s, x.data(), in_len, w.data(), nullptr, y.data()); }, 0.5, 5);
   const double ref = with_ref
-      ? median_seconds([&] { conv_transpose1d_ref(s, x.data(), in_len, w.data(), nullptr, y.data()); }, 0, 1) : -1;
+      ? time_calls([&] { conv_transpose1d_ref(s, x.data(), in_len, w.data(), nullptr, y.data()); }, 0, 1).median_s : -1;
   char name[96];
   std::snprintf(name, sizeof name, "conv_transpose1d %ld->%ld k%ld s%ld T=%ld", long(s.in_channels),
                 long(s.out_channels), long(s.kernel), long(s.stride), long(in_len));
   report(name, flops, fast, ref);
 }
 
+void bench_activation(const char* name, void (*fast)(float*, int64_t), void (*ref)(float*, int64_t)) {
+  // 32 channels of 1 s at 24 kHz, refreshed from a pristine copy so every call sees the same data.
+  const auto x0 = alm_test::random_vec(size_t(32 * 24000), 8, -4.f, 4.f);
+  auto x = x0;
+  const Timing t = time_calls([&] { std::copy(x0.begin(), x0.end(), x.begin()); fast(x.data(), int64_t(x.size())); }, 0.3, 5);
+  const double r = time_calls([&] { std::copy(x0.begin(), x0.end(), x.begin()); ref(x.data(), int64_t(x.size())); }, 0, 1).median_s;
+  report(std::string(name) + " 32x24000 (incl. copy)", 0, t, r);
+}
+
+void bench_lstm() {
+  // EnCodec's 2-layer LSTM at 512 units over 1 s of frames.
+  const int64_t T = 75, H = 512;
+  const float scale = 1.f / 22.6f;
+  const auto w_ih = alm_test::random_vec(size_t(4 * H * H), 9, -scale, scale);
+  const auto w_hh = alm_test::random_vec(size_t(4 * H * H), 10, -scale, scale);
+  const auto bias = alm_test::random_vec(size_t(4 * H), 11, -scale, scale);
+  const LstmLayerWeights layer{H, H, w_ih.data(), w_hh.data(), bias.data(), bias.data()};
+  const std::vector<LstmLayerWeights> layers = {layer, layer};
+  const auto x = alm_test::random_vec(size_t(T * H), 12);
+  std::vector<float> y(size_t(T * H));
+  const double flops = 2.0 * 2 * double(T) * 4 * H * (H + H);
+  const Timing t = time_calls([&] { lstm(layers, x.data(), T, 1, y.data()); }, 0.5, 5);
+  const double r = time_calls([&] { lstm_ref(layers, x.data(), T, 1, y.data()); }, 0, 1).median_s;
+  report("lstm 2x512 T=75 B=1", flops, t, r);
+}
+
+void bench_rvq() {
+  // EnCodec 24 kHz at 6 kbps: 8 of 32 levels, 1024 codes of 128 dims, 10 s of frames.
+  const int64_t L = 8, S = 1024, D = 128, T = 750;
+  std::vector<std::vector<float>> books;
+  RvqCodebooks cb;
+  cb.num_levels = L;
+  cb.codebook_size = S;
+  cb.dim = D;
+  for (int64_t l = 0; l < L; ++l) books.push_back(alm_test::random_vec(size_t(S * D), 20 + uint32_t(l)));
+  for (auto& b : books) cb.embed.push_back(b.data());
+  rvq_cache_norms(cb);
+  const auto x = alm_test::random_vec(size_t(T * D), 13);
+  std::vector<int32_t> codes(size_t(L * T));
+  const double flops = 2.0 * double(L) * double(T) * double(S) * double(D);
+  const Timing t = time_calls([&] { rvq_encode(cb, L, x.data(), T, codes.data()); }, 0.5, 5);
+  const double r = time_calls([&] { rvq_encode_ref(cb, L, x.data(), T, codes.data()); }, 0, 1).median_s;
+  report("rvq_encode 8x1024x128 T=750", flops, t, r);
+  std::vector<float> y(size_t(T * D));
+  const Timing td = time_calls([&] { rvq_decode(cb, L, codes.data(), T, y.data()); }, 0.2, 5);
+  const double rd = time_calls([&] { rvq_decode_ref(cb, L, codes.data(), T, y.data()); }, 0, 3).median_s;
+  report("rvq_decode 8x1024x128 T=750", 0, td, rd);
+}
+
 }  // namespace
 
 int main() {
   std::printf("threads %d, AVX2/FMA kernels %s\n", num_threads(), simd_avx2_active() ? "on" : "off");
-  std::printf("%-40s %12s %16s\n", "case", "median", "rate");
+  std::printf("%-40s %12s %15s %15s\n", "case", "median", "best", "rate");
   for (int64_t n : {64, 256, 512}) bench_gemm("gemm", false, false, n, n, n, true);
   bench_gemm("gemm", false, false, 1024, 1024, 1024, false);
   bench_gemm("gemm", true, true, 512, 512, 512, false);
@@ -127,17 +184,22 @@ int main() {
   bench_conv({32, 64, 4, 2}, 24002, true);
   bench_conv({512, 128, 7}, 81, true);
   bench_conv_transpose({512, 256, 16, 8}, 75, true);
+  bench_conv_transpose({256, 128, 10, 5}, 600, true);
   bench_conv_transpose({64, 32, 4, 2}, 12000, true);
+
+  bench_activation("elu", [](float* p, int64_t n) { elu(p, n, 1.f); }, [](float* p, int64_t n) { elu_ref(p, n, 1.f); });
+  bench_activation("gelu", gelu, gelu_ref);
+  bench_lstm();
+  bench_rvq();
 
   std::printf("{\"bench\":\"ops\",\"threads\":%d,\"avx2\":%s,\"results\":[", num_threads(),
               simd_avx2_active() ? "true" : "false");
   for (size_t i = 0; i < g_rows.size(); ++i) {
     const Row& r = g_rows[i];
-    std::printf("%s{\"case\":\"%s\",\"ms\":%.4f,\"gflops\":%.2f", i ? "," : "", r.name.c_str(), r.fast_s * 1e3,
-                r.flops / r.fast_s * 1e-9);
-    if (r.ref_s > 0)
-      std::printf(",\"ref_ms\":%.3f,\"ref_gflops\":%.3f,\"speedup\":%.1f", r.ref_s * 1e3, r.flops / r.ref_s * 1e-9,
-                  r.ref_s / r.fast_s);
+    std::printf("%s{\"case\":\"%s\",\"ms\":%.4f,\"best_ms\":%.4f", i ? "," : "", r.name.c_str(),
+                r.fast.median_s * 1e3, r.fast.best_s * 1e3);
+    if (r.flops > 0) std::printf(",\"gflops\":%.2f", r.flops / r.fast.median_s * 1e-9);
+    if (r.ref_s > 0) std::printf(",\"ref_ms\":%.3f,\"speedup\":%.1f", r.ref_s * 1e3, r.ref_s / r.fast.median_s);
     std::printf("}");
   }
   std::printf("]}\n");

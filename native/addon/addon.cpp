@@ -3,6 +3,7 @@
 
 #include "addon_data.h"
 #include "codec_wrap.h"
+#include "transformer_wrap.h"
 #include "core/device.h"
 #include "core/threadpool.h"
 #include "cpu/gemm.h"
@@ -56,6 +57,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->codec_ctor = Napi::Persistent(codec);
   exports.Set("NativeCodec", codec);
   exports.Set("loadCodec", Napi::Function::New(env, NativeCodec::Load, "loadCodec"));
+  Napi::Function transformer = NativeTransformer::Define(env);
+  data->transformer_ctor = Napi::Persistent(transformer);
+  Napi::Function session = NativeSession::Define(env);
+  data->session_ctor = Napi::Persistent(session);
+  exports.Set("loadTransformer", Napi::Function::New(env, NativeTransformer::Load, "loadTransformer"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   return exports;

@@ -5,6 +5,8 @@
 namespace alm_addon {
 struct AddonData {
   Napi::FunctionReference codec_ctor;
+  Napi::FunctionReference transformer_ctor;
+  Napi::FunctionReference session_ctor;
 };
 inline AddonData& addon_data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 }  // namespace alm_addon

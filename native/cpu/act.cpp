@@ -33,11 +33,18 @@ void for_chunks(int64_t n, const Fn& fn) {
 }
 
 #ifdef ALM_X86_SIMD
-// exp(x + lo) for x in [-87.3, 88.3] (clamped outside) and |lo| of a few units at most:
-// Cephes' expf, 2^n scaling through the exponent bits, about 1 ulp. The separate low part lets
-// callers pass an argument carried in two floats, which a large argument needs to stay exact.
+// exp(x + lo): Cephes' expf, 2^n scaling through the exponent bits, about 1 ulp. Outside
+// [-87.3, 88.3] it gives 0 (flushing what would be subnormal) and +inf; NaN stays NaN. The
+// separate low part, of a few units at most, lets callers pass an argument carried in two
+// floats, which a large argument needs to stay exact.
 ALM_AVX2 inline __m256 exp_avx2(__m256 x, __m256 lo = _mm256_setzero_ps()) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+  // Clamping the sum, not x alone: n below -126 would build an infinite scale.
+  const __m256 lo_bound = _mm256_set1_ps(-87.3f), hi_bound = _mm256_set1_ps(88.3f);
+  const __m256 total = _mm256_add_ps(x, lo);
+  const __m256 under = _mm256_cmp_ps(total, lo_bound, _CMP_LT_OQ);
+  const __m256 over = _mm256_cmp_ps(total, hi_bound, _CMP_GT_OQ);
+  x = _mm256_blendv_ps(_mm256_blendv_ps(x, lo_bound, under), hi_bound, over);
+  lo = _mm256_andnot_ps(_mm256_or_ps(under, over), lo);
   const __m256 n = _mm256_round_ps(_mm256_mul_ps(_mm256_add_ps(x, lo), _mm256_set1_ps(1.44269504088896341f)),
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   // x - n*C1 is exact (C1 has few mantissa bits), so lo joins before anything is rounded.
@@ -51,7 +58,8 @@ ALM_AVX2 inline __m256 exp_avx2(__m256 x, __m256 lo = _mm256_setzero_ps()) {
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
   p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
   const __m256i scale = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(scale));
+  const __m256 e = _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(scale)));
+  return _mm256_blendv_ps(e, _mm256_set1_ps(__builtin_inff()), over);
 }
 
 // exp(x) - 1 without the cancellation near zero: a Taylor polynomial (degree 9, error below
@@ -132,16 +140,21 @@ struct EluOp {
 
 // x Phi(x) = 0.5 x erfc(-x/sqrt2): for x >= 0 as x - 0.5 x erfc(x/sqrt2), so erfc only sees
 // non-negative arguments.
+// Beyond |x| = 20 the tail is below 1e-80: evaluating it at the clamped value keeps x*x finite
+// for huge or infinite x (max/min with the constant first let NaN through).
 struct GeluOp {
   ALM_AVX2 __m256 operator()(__m256 v) const {
-    const __m256 half_tail = gelu_tail_avx2(v);
+    const __m256 clamped = _mm256_min_ps(_mm256_set1_ps(20.f), _mm256_max_ps(_mm256_set1_ps(-20.f), v));
+    const __m256 half_tail = gelu_tail_avx2(clamped);
     return _mm256_blendv_ps(_mm256_sub_ps(v, half_tail), half_tail, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ));
   }
 };
 
-// 0.5 x (1 + tanh(u)) = x * sigmoid(2u), which has no cancellation for negative x.
+// 0.5 x (1 + tanh(u)) = x * sigmoid(2u), which has no cancellation for negative x. Below
+// x = -20 the result is below 1e-200, so x is clamped there to keep -inf from giving -inf * 0.
 struct GeluTanhOp {
   ALM_AVX2 __m256 operator()(__m256 v) const {
+    v = _mm256_max_ps(_mm256_set1_ps(-20.f), v);
     const __m256 v3 = _mm256_mul_ps(_mm256_mul_ps(v, v), v);
     const __m256 u2 = _mm256_mul_ps(_mm256_fmadd_ps(_mm256_set1_ps(0.044715f), v3, v), _mm256_set1_ps(1.5957691216057308f));
     return _mm256_mul_ps(v, sigmoid_avx2(u2));
@@ -163,6 +176,7 @@ ALM_AVX2 void tanh_range_avx2(float* x, int64_t b, int64_t e) { map_avx2(x, b, e
 #endif
 
 inline float gelu_tanh_scalar(float v) {
+  v = std::max(v, -20.f);  // as in GeluTanhOp; NaN passes
   const float u2 = 1.5957691216057308f * (v + 0.044715f * v * v * v);
   return v / (1.f + std::exp(-u2));
 }
@@ -186,7 +200,11 @@ void gelu(float* x, int64_t n) {
     if (simd_avx2_active()) return gelu_avx2(x, b, e);
 #endif
     // In double: a float argument's rounding grows by 2z^2 in erfc's tail (1e-5 at x = -12).
-    for (int64_t i = b; i < e; ++i) x[i] = float(0.5 * x[i] * std::erfc(-x[i] * 0.70710678118654752));
+    // Below -40 the result is 0 anyway; the clamp keeps -inf from giving -inf * 0 (NaN passes).
+    for (int64_t i = b; i < e; ++i) {
+      const double v = std::max<double>(x[i], -40.0);
+      x[i] = float(0.5 * v * std::erfc(-v * 0.70710678118654752));
+    }
   });
 }
 

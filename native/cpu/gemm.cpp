@@ -38,7 +38,11 @@ bool detect_avx2() {
   return false;
 #endif
 }
-const bool g_cpu_has_avx2 = detect_avx2();
+// A function-local static, so callers from other translation units' static initialisers see it.
+bool cpu_has_avx2() {
+  static const bool has = detect_avx2();
+  return has;
+}
 std::atomic<bool> g_simd_enabled{true};
 
 // Grows but never shrinks, so repeated calls do not pay for page faults on fresh memory.
@@ -510,7 +514,7 @@ void check_gemm_args(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
 
 }  // namespace
 
-bool simd_avx2_active() { return g_cpu_has_avx2 && g_simd_enabled.load(std::memory_order_relaxed); }
+bool simd_avx2_active() { return cpu_has_avx2() && g_simd_enabled.load(std::memory_order_relaxed); }
 void set_simd_enabled(bool enabled) { g_simd_enabled.store(enabled); }
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,

@@ -390,7 +390,7 @@ std::vector<int32_t> CodecModel::encode(const float* wav, int64_t len, int64_t n
   Tensor rows = Tensor::empty({T, D});
   for (int64_t d = 0; d < D; ++d)
     for (int64_t t = 0; t < T; ++t) rows.data()[t * D + d] = emb.data()[d * T + t];
-  std::vector<int32_t> codes(size_t(num_levels * T));
+  std::vector<int32_t> codes(static_cast<size_t>(num_levels * T));
   rvq_encode(rvq_, num_levels, rows.data(), T, codes.data());
   *frames = T;
   return codes;

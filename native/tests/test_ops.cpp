@@ -80,7 +80,9 @@ TEST(gemm_shapes_and_transposes) {
   const std::vector<Mnk> shapes = {{1, 1, 1},     {1, 37, 19},   {1, 2048, 512}, {3, 2048, 128},
                                    {4, 33, 300},  {37, 1, 29},   {300, 3, 70},   {2, 3, 4},
                                    {5, 5, 5},     {7, 33, 300},  {64, 64, 64},   {130, 70, 513},
-                                   {200, 300, 257}, {13, 4100, 40}, {6, 16, 1},  {171, 49, 3}};
+                                   {200, 300, 257}, {13, 4100, 40}, {6, 16, 1},  {171, 49, 3},
+                                   // several column blocks (deep K narrows them), several M blocks
+                                   {50, 600, 2000}, {400, 40, 300}};
   for_each_isa([&] {
     uint32_t seed = 1;
     for (const auto& s : shapes)
@@ -259,6 +261,29 @@ TEST(conv_errors) {
   pad1d(buf.data(), 1, 4, 3, 3, PadMode::Reflect, buf.data() + 512);  // the largest legal reflect
 }
 
+TEST(activations_special_values) {
+  const float inf = std::numeric_limits<float>::infinity();
+  for_each_isa([&] {
+    // 9 values so that the AVX2 path covers both a full vector and its masked tail.
+    auto run = [&](void (*fn)(float*, int64_t)) {
+      std::vector<float> v = {-inf, inf, std::nanf(""), -inf, inf, std::nanf(""), -inf, inf, std::nanf("")};
+      fn(v.data(), int64_t(v.size()));
+      for (size_t i = 0; i < v.size(); i += 3) EXPECT(std::isnan(v[i + 2]));
+      return v;
+    };
+    auto g = run(gelu);
+    EXPECT(g[0] == 0.f && g[1] == inf && g[6] == 0.f);
+    auto gt = run(gelu_tanh);
+    EXPECT(gt[0] == 0.f && gt[1] == inf && gt[6] == 0.f);
+    auto e = run([](float* p, int64_t n) { elu(p, n, 0.5f); });
+    EXPECT(e[0] == -0.5f && e[1] == inf && e[6] == -0.5f);
+    auto s = run(sigmoid);
+    EXPECT(s[0] == 0.f && s[1] == 1.f && s[7] == 1.f);
+    auto t = run(tanh_inplace);
+    EXPECT(t[0] == -1.f && t[1] == 1.f && t[6] == -1.f);
+  });
+}
+
 TEST(activations_against_ref) {
   auto x = random_vec(100003, 3, -12.f, 12.f);
   // Values near zero, where expm1 and tanh lose relative accuracy if done naively.
@@ -266,6 +291,9 @@ TEST(activations_against_ref) {
   std::copy(tiny.begin(), tiny.end(), x.begin());
   x[1000] = 0.f;
   x[1001] = -0.f;
+  // Far tails, where exp's argument must be clamped as a whole.
+  const float far[] = {-1e4f, -300.f, -100.f, -30.f, -16.f, -14.5f, -13.f, 13.f, 16.f, 30.f, 100.f, 1e4f};
+  std::copy(std::begin(far), std::end(far), x.begin() + 1002);
   // Element-wise bound on |got - want| / (|want| + 1e-30).
   struct Case { const char* name; void (*fast)(float*, int64_t); void (*ref)(float*, int64_t); double tol; };
   const Case cases[] = {
@@ -392,6 +420,21 @@ TEST(rvq_encode_decode_against_ref) {
   rvq_decode(books.cb, 1, codes.data(), T, got.data());
   rvq_encode(books.cb, 1, got.data(), T, back.data());
   EXPECT(std::equal(back.begin(), back.begin() + T, codes.begin()));
+}
+
+TEST(rvq_ties_go_to_the_lowest_index) {
+  auto books = random_codebooks(1, 64, 16, 90);
+  // Codes 40 and 9 equal code 50, and x is code 50 itself: three exact ties at distance 0.
+  std::copy(books.data[0].begin() + 50 * 16, books.data[0].begin() + 51 * 16, books.data[0].begin() + 40 * 16);
+  std::copy(books.data[0].begin() + 50 * 16, books.data[0].begin() + 51 * 16, books.data[0].begin() + 9 * 16);
+  std::vector<float> x(books.data[0].begin() + 50 * 16, books.data[0].begin() + 51 * 16);
+  for (int rep = 0; rep < 2; ++rep) x.insert(x.end(), x.begin(), x.begin() + 16);
+  for_each_isa([&] {
+    std::vector<int32_t> fast(3), ref(3);
+    rvq_encode(books.cb, 1, x.data(), 3, fast.data());
+    rvq_encode_ref(books.cb, 1, x.data(), 3, ref.data());
+    EXPECT(fast == std::vector<int32_t>(3, 9) && ref == std::vector<int32_t>(3, 9));
+  });
 }
 
 TEST(rvq_errors) {

@@ -1,0 +1,501 @@
+// Attention as an online softmax over blocks of keys (the FlashAttention recurrence): for a block
+// of queries, each block of keys gives a small score tile; every query row keeps its running max
+// m, normaliser l and unnormalised output, rescaled by exp(m_old - m_new) when the max grows. So
+// memory per head is one tile, not Tq x Tk, and a causal query block stops at its last visible
+// key, so masked keys cost nothing beyond the one diagonal block.
+//
+// The score tile is q.k over head_dim: both operands are contiguous along head_dim, so the AVX2
+// kernel holds 8 accumulators (4 queries x 2 keys for prefill, 1 query x 8 keys for decode) and
+// folds all 8 horizontal sums into one vector with three rounds of hadd. The weighted sum of V
+// broadcasts each probability against rows of V with the output row chunk held in registers.
+#include "cpu/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core/error.h"
+#include "core/threadpool.h"
+#include "cpu/gemm.h"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define ALM_X86_SIMD 1
+#include <immintrin.h>
+#define ALM_AVX2 __attribute__((target("avx2,fma")))
+#endif
+
+namespace alm {
+namespace {
+
+constexpr int64_t kBq = 16;     // queries per block: a 16 x 64 tile and 16 output rows stay in L1
+constexpr int64_t kBk = 64;     // keys per block (a multiple of 8: the tile rows are read 8 at a time)
+constexpr int64_t kTaskQ = 64;  // queries per parallel task when Tq is large
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+struct Problem {
+  const AttentionShape& s;
+  const float* q;
+  int64_t Tq, q_pos0;
+  const float* k;
+  const float* v;
+  int64_t Tk, kv_stride;
+  const float* rel_bias;
+  int64_t rel_len, rel_offset;
+  float* out;
+};
+
+void check_problem(const char* name, const Problem& p) {
+  const AttentionShape& s = p.s;
+  ALM_CHECK_ARG(s.heads > 0 && s.kv_heads > 0 && s.head_dim > 0, name, ": heads (", s.heads, "), kv_heads (",
+                s.kv_heads, ") and head_dim (", s.head_dim, ") must be positive");
+  ALM_CHECK_ARG(s.heads % s.kv_heads == 0, name, ": heads (", s.heads, ") is not a multiple of kv_heads (",
+                s.kv_heads, ")");
+  ALM_CHECK_ARG(p.Tq >= 0 && p.Tk >= 0, name, ": negative length (Tq ", p.Tq, ", Tk ", p.Tk, ")");
+  ALM_CHECK_ARG(p.q_pos0 >= 0, name, ": negative query position ", p.q_pos0);
+  ALM_CHECK_ARG(p.kv_stride >= s.kv_heads * s.head_dim, name, ": kv_stride ", p.kv_stride, " is below kv_heads * head_dim (",
+                s.kv_heads * s.head_dim, ")");
+  ALM_CHECK_ARG(p.Tq == 0 || (p.q != nullptr && p.out != nullptr), name, ": null q or out");
+  ALM_CHECK_ARG(p.Tk == 0 || (p.k != nullptr && p.v != nullptr), name, ": null k or v");
+  if (p.rel_bias == nullptr || p.Tq == 0 || p.Tk == 0) return;
+  // Offsets j - (q_pos0 + i) over visible pairs: the smallest is key 0 against the last query;
+  // the largest is the last key against query 0, capped at 0 (the diagonal) when causal.
+  const int64_t lo = -(p.q_pos0 + p.Tq - 1);
+  int64_t hi = p.Tk - 1 - p.q_pos0;
+  if (s.causal) hi = std::min<int64_t>(hi, 0);
+  ALM_CHECK_ARG(p.rel_len > 0 && lo + p.rel_offset >= 0 && hi + p.rel_offset < p.rel_len, name,
+                ": relative bias indices ", lo + p.rel_offset, "..", hi + p.rel_offset, " fall outside [0, ", p.rel_len,
+                ")");
+}
+
+// Per-thread buffers, grown on demand: the tile, the output accumulators and m, l per row.
+struct Scratch {
+  std::vector<float> tile, acc, m, l;
+};
+Scratch& scratch_for(int64_t hd) {
+  thread_local Scratch s;
+  // Zero-filled once: the AVX2 row pass reads whole 8-lane groups of the tile past a short row.
+  if (s.tile.size() < size_t(kBq * kBk)) s.tile.assign(size_t(kBq * kBk), 0.f);
+  if (s.acc.size() < size_t(kBq * hd)) s.acc.resize(size_t(kBq * hd));
+  if (s.m.size() < size_t(kBq)) s.m.resize(size_t(kBq)), s.l.resize(size_t(kBq));
+  return s;
+}
+
+// ---- portable kernels ----
+
+// tile[r * kBk + c] = scale * q_r . k_c for r < nb, c < nk.
+void qk_tile_portable(const float* q, int64_t qs, const float* k, int64_t ks, int64_t nb, int64_t nk, int64_t hd,
+                      float scale, float* tile) {
+  for (int64_t r = 0; r < nb; ++r)
+    for (int64_t c = 0; c < nk; ++c) {
+      const float* a = q + r * qs;
+      const float* b = k + c * ks;
+      float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
+      int64_t d = 0;
+      for (; d + 4 <= hd; d += 4) {
+        s0 += a[d] * b[d];
+        s1 += a[d + 1] * b[d + 1];
+        s2 += a[d + 2] * b[d + 2];
+        s3 += a[d + 3] * b[d + 3];
+      }
+      for (; d < hd; ++d) s0 += a[d] * b[d];
+      tile[r * kBk + c] = scale * ((s0 + s1) + (s2 + s3));
+    }
+}
+
+// One query row against one key block: adds the bias, folds the block into (m, l, acc).
+// `row` holds lim scores; bias (when set) is indexed by the key's offset in the block.
+void row_update_portable(float* row, int64_t lim, const float* bias, const float* v, int64_t vs, int64_t hd,
+                         float& m, float& l, float* acc) {
+  float mx = kNegInf;
+  for (int64_t j = 0; j < lim; ++j) {
+    if (bias) row[j] += bias[j];
+    mx = std::max(mx, row[j]);
+  }
+  const float m_new = std::max(m, mx);
+  if (m_new == kNegInf) return;  // nothing visible with a finite score yet
+  float sum = 0.f;
+  for (int64_t j = 0; j < lim; ++j) {
+    row[j] = std::exp(row[j] - m_new);
+    sum += row[j];
+  }
+  const float corr = m == m_new ? 1.f : std::exp(m - m_new);
+  l = l * corr + sum;
+  m = m_new;
+  if (corr != 1.f)
+    for (int64_t d = 0; d < hd; ++d) acc[d] *= corr;
+  for (int64_t j = 0; j < lim; ++j) {
+    const float p = row[j];
+    const float* vj = v + j * vs;
+    for (int64_t d = 0; d < hd; ++d) acc[d] += p * vj[d];
+  }
+}
+
+#ifdef ALM_X86_SIMD
+alignas(32) const int32_t kTailLanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+// Cephes' expf as in act.cpp (private there): about 1 ulp on [-87.3, 88.3], clamped outside.
+ALM_AVX2 inline __m256 exp_avx2(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
+  const __m256i scale = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(scale));
+}
+
+ALM_AVX2 inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// [sum(a[0]), ..., sum(a[7])] in one vector.
+ALM_AVX2 inline __m256 hsum8(const __m256* a) {
+  const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+  const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+// R queries x C keys of the score tile. hd8 = head_dim rounded down to 8; the rest is scalar.
+template <int R, int C>
+ALM_AVX2 inline void qk_kernel(const float* q, int64_t qs, const float* k, int64_t ks, int64_t hd8, int64_t hd,
+                               float scale, float* tile) {
+  __m256 acc[R * C];
+  for (int i = 0; i < R * C; ++i) acc[i] = _mm256_setzero_ps();
+  for (int64_t d = 0; d < hd8; d += 8) {
+    __m256 kv[C];
+    for (int c = 0; c < C; ++c) kv[c] = _mm256_loadu_ps(k + c * ks + d);
+    for (int r = 0; r < R; ++r) {
+      const __m256 qv = _mm256_loadu_ps(q + r * qs + d);
+      for (int c = 0; c < C; ++c) acc[r * C + c] = _mm256_fmadd_ps(qv, kv[c], acc[r * C + c]);
+    }
+  }
+  float sums[R * C];
+  if constexpr (R * C == 8) {
+    _mm256_storeu_ps(sums, hsum8(acc));
+  } else {
+    for (int i = 0; i < R * C; ++i) sums[i] = hsum(acc[i]);
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) {
+      float s = sums[r * C + c];
+      for (int64_t d = hd8; d < hd; ++d) s += q[r * qs + d] * k[c * ks + d];
+      tile[r * kBk + c] = scale * s;
+    }
+}
+
+ALM_AVX2 void qk_tile_avx2(const float* q, int64_t qs, const float* k, int64_t ks, int64_t nb, int64_t nk,
+                           int64_t hd, float scale, float* tile) {
+  const int64_t hd8 = hd & ~int64_t(7);
+  int64_t r = 0;
+  for (; r + 4 <= nb; r += 4) {
+    int64_t c = 0;
+    for (; c + 2 <= nk; c += 2) qk_kernel<4, 2>(q + r * qs, qs, k + c * ks, ks, hd8, hd, scale, tile + r * kBk + c);
+    for (; c < nk; ++c) qk_kernel<4, 1>(q + r * qs, qs, k + c * ks, ks, hd8, hd, scale, tile + r * kBk + c);
+  }
+  for (; r < nb; ++r) {
+    int64_t c = 0;
+    for (; c + 8 <= nk; c += 8) qk_kernel<1, 8>(q + r * qs, qs, k + c * ks, ks, hd8, hd, scale, tile + r * kBk + c);
+    for (; c < nk; ++c) qk_kernel<1, 1>(q + r * qs, qs, k + c * ks, ks, hd8, hd, scale, tile + r * kBk + c);
+  }
+}
+
+// acc[0, W) += sum_j p[j] * v_j[0, W) with W = 8 * N floats held in registers.
+template <int N>
+ALM_AVX2 inline void pv_chunk(const float* p, int64_t lim, const float* v, int64_t vs, float* acc) {
+  __m256 a[N];
+  for (int i = 0; i < N; ++i) a[i] = _mm256_loadu_ps(acc + 8 * i);
+  for (int64_t j = 0; j < lim; ++j) {
+    const __m256 pj = _mm256_broadcast_ss(p + j);
+    const float* vj = v + j * vs;
+    for (int i = 0; i < N; ++i) a[i] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8 * i), a[i]);
+  }
+  for (int i = 0; i < N; ++i) _mm256_storeu_ps(acc + 8 * i, a[i]);
+}
+
+ALM_AVX2 void row_update_avx2(float* row, int64_t lim, const float* bias, const float* v, int64_t vs, int64_t hd,
+                              float& m, float& l, float* acc) {
+  const int64_t full = lim & ~int64_t(7), tail = lim - full;
+  const __m256i tm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kTailLanes + 8 - (tail ? tail : 8)));
+  const __m256 tmask = _mm256_castsi256_ps(tm);
+  const __m256 ninf = _mm256_set1_ps(kNegInf);
+  // Bias and running max. The tile row has room for kBk >= full + 8 values, so the tail group
+  // is read whole and its lanes past lim are masked.
+  __m256 mv = ninf;
+  for (int64_t j = 0; j < full; j += 8) {
+    __m256 s = _mm256_loadu_ps(row + j);
+    if (bias) s = _mm256_add_ps(s, _mm256_loadu_ps(bias + j));
+    _mm256_storeu_ps(row + j, s);
+    mv = _mm256_max_ps(mv, s);
+  }
+  if (tail) {
+    __m256 s = _mm256_loadu_ps(row + full);
+    if (bias) s = _mm256_add_ps(s, _mm256_maskload_ps(bias + full, tm));
+    s = _mm256_blendv_ps(ninf, s, tmask);
+    _mm256_storeu_ps(row + full, s);
+    mv = _mm256_max_ps(mv, s);
+  }
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(mv), _mm256_extractf128_ps(mv, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_movehdup_ps(h));
+  const float m_new = std::max(m, _mm_cvtss_f32(h));
+  if (m_new == kNegInf) return;
+  // Probabilities in place; lanes past lim become exactly 0.
+  const __m256 mn = _mm256_set1_ps(m_new);
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+  int64_t j = 0;
+  for (; j + 16 <= full; j += 16) {
+    const __m256 e0 = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j), mn));
+    const __m256 e1 = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j + 8), mn));
+    _mm256_storeu_ps(row + j, e0);
+    _mm256_storeu_ps(row + j + 8, e1);
+    s0 = _mm256_add_ps(s0, e0);
+    s1 = _mm256_add_ps(s1, e1);
+  }
+  for (; j < full; j += 8) {
+    const __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j), mn));
+    _mm256_storeu_ps(row + j, e);
+    s0 = _mm256_add_ps(s0, e);
+  }
+  if (tail) {
+    const __m256 e = _mm256_and_ps(exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + full), mn)), tmask);
+    _mm256_storeu_ps(row + full, e);
+    s1 = _mm256_add_ps(s1, e);
+  }
+  const float corr = m == m_new ? 1.f : std::exp(m - m_new);
+  l = l * corr + hsum(_mm256_add_ps(s0, s1));
+  m = m_new;
+  if (corr != 1.f) {
+    const __m256 c = _mm256_set1_ps(corr);
+    int64_t d = 0;
+    for (; d + 8 <= hd; d += 8) _mm256_storeu_ps(acc + d, _mm256_mul_ps(_mm256_loadu_ps(acc + d), c));
+    for (; d < hd; ++d) acc[d] *= corr;
+  }
+  int64_t d = 0;
+  for (; d + 64 <= hd; d += 64) pv_chunk<8>(row, lim, v + d, vs, acc + d);
+  for (; d + 8 <= hd; d += 8) pv_chunk<1>(row, lim, v + d, vs, acc + d);
+  for (; d < hd; ++d) {
+    float s = acc[d];
+    for (int64_t jj = 0; jj < lim; ++jj) s += row[jj] * v[jj * vs + d];
+    acc[d] = s;
+  }
+}
+#endif
+
+// Queries [i0, i1) of head h.
+void run_head(const Problem& p, int64_t h, int64_t i0, int64_t i1, bool avx2) {
+  const AttentionShape& s = p.s;
+  const int64_t hd = s.head_dim, qs = s.heads * hd, kvh = h / (s.heads / s.kv_heads);
+  const float* qh = p.q + h * hd;
+  const float* kh = p.k + kvh * hd;
+  const float* vh = p.v + kvh * hd;
+  float* oh = p.out + h * hd;
+  const float* bias = p.rel_bias ? p.rel_bias + h * p.rel_len + p.rel_offset : nullptr;
+  Scratch& sc = scratch_for(hd);
+  float* tile = sc.tile.data();
+  for (int64_t b0 = i0; b0 < i1; b0 += kBq) {
+    const int64_t nb = std::min(kBq, i1 - b0), pos0 = p.q_pos0 + b0;
+    const int64_t kend = s.causal ? std::min(p.Tk, pos0 + nb) : p.Tk;
+    std::fill(sc.m.begin(), sc.m.begin() + nb, kNegInf);
+    std::fill(sc.l.begin(), sc.l.begin() + nb, 0.f);
+    std::fill(sc.acc.begin(), sc.acc.begin() + nb * hd, 0.f);
+    for (int64_t kb = 0; kb < kend; kb += kBk) {
+      const int64_t nk = std::min(kBk, kend - kb);
+      const float* kblk = kh + kb * p.kv_stride;
+      const float* vblk = vh + kb * p.kv_stride;
+#ifdef ALM_X86_SIMD
+      if (avx2) qk_tile_avx2(qh + b0 * qs, qs, kblk, p.kv_stride, nb, nk, hd, s.scale, tile);
+      else
+#endif
+        qk_tile_portable(qh + b0 * qs, qs, kblk, p.kv_stride, nb, nk, hd, s.scale, tile);
+      for (int64_t r = 0; r < nb; ++r) {
+        const int64_t pos = pos0 + r;
+        const int64_t lim = s.causal ? std::min(nk, pos + 1 - kb) : nk;
+        if (lim <= 0) continue;
+        const float* brow = bias ? bias + kb - pos : nullptr;
+        float* acc = sc.acc.data() + r * hd;
+#ifdef ALM_X86_SIMD
+        if (avx2) {
+          row_update_avx2(tile + r * kBk, lim, brow, vblk, p.kv_stride, hd, sc.m[size_t(r)], sc.l[size_t(r)], acc);
+          continue;
+        }
+#endif
+        row_update_portable(tile + r * kBk, lim, brow, vblk, p.kv_stride, hd, sc.m[size_t(r)], sc.l[size_t(r)], acc);
+      }
+    }
+    for (int64_t r = 0; r < nb; ++r) {
+      const float l = sc.l[size_t(r)];
+      const float inv = l > 0.f ? 1.f / l : 0.f;
+      const float* acc = sc.acc.data() + r * hd;
+      float* o = oh + (b0 + r) * qs;
+      for (int64_t d = 0; d < hd; ++d) o[d] = acc[d] * inv;
+    }
+  }
+  (void)avx2;
+}
+
+}  // namespace
+
+void attention(const AttentionShape& shape, const float* q, int64_t Tq, int64_t q_pos0, const float* k,
+               const float* v, int64_t Tk, int64_t kv_stride, const float* rel_bias, int64_t rel_len,
+               int64_t rel_offset, float* out) {
+  const Problem p{shape, q, Tq, q_pos0, k, v, Tk, kv_stride, rel_bias, rel_len, rel_offset, out};
+  check_problem("attention", p);
+  if (Tq == 0) return;
+  const bool avx2 = simd_avx2_active();
+  const int64_t qchunk = std::min(Tq, kTaskQ), nqc = (Tq + qchunk - 1) / qchunk;
+  // Enough work per chunk (in multiply-adds) to be worth waking the pool for.
+  const int64_t task_work = std::max<int64_t>(1, qchunk * std::max<int64_t>(Tk, 1) * shape.head_dim);
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / task_work);
+  // Later query chunks see more keys under a causal mask: hand them out first so that the cheap
+  // ones fill the gaps at the end.
+  parallel_for(shape.heads * nqc, grain, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t qc = nqc - 1 - t / shape.heads, h = t % shape.heads;
+      run_head(p, h, qc * qchunk, std::min(Tq, (qc + 1) * qchunk), avx2);
+    }
+  });
+}
+
+void attention_head(const AttentionShape& shape, const float* q, int64_t Tq, int64_t q_pos0, const float* k,
+                    const float* v, int64_t Tk, int64_t kv_stride, const float* rel_bias, int64_t rel_len,
+                    int64_t rel_offset, int64_t head, float* out) {
+  const Problem p{shape, q, Tq, q_pos0, k, v, Tk, kv_stride, rel_bias, rel_len, rel_offset, out};
+  check_problem("attention_head", p);
+  ALM_CHECK_ARG(head >= 0 && head < shape.heads, "attention_head: head ", head, " outside [0, ", shape.heads, ")");
+  if (Tq == 0) return;
+  run_head(p, head, 0, Tq, simd_avx2_active());
+}
+
+void attention_ref(const AttentionShape& shape, const float* q, int64_t Tq, int64_t q_pos0, const float* k,
+                   const float* v, int64_t Tk, int64_t kv_stride, const float* rel_bias, int64_t rel_len,
+                   int64_t rel_offset, float* out) {
+  const Problem p{shape, q, Tq, q_pos0, k, v, Tk, kv_stride, rel_bias, rel_len, rel_offset, out};
+  check_problem("attention_ref", p);
+  const int64_t hd = shape.head_dim, qs = shape.heads * hd, group = shape.heads / shape.kv_heads;
+  std::vector<double> scores(static_cast<size_t>(std::max<int64_t>(Tk, 1)));
+  std::vector<double> o(static_cast<size_t>(hd));
+  for (int64_t h = 0; h < shape.heads; ++h) {
+    const int64_t kvh = h / group;
+    for (int64_t i = 0; i < Tq; ++i) {
+      const int64_t pos = q_pos0 + i;
+      const int64_t n = shape.causal ? std::min(Tk, pos + 1) : Tk;  // visible keys are 0..n-1
+      double mx = -std::numeric_limits<double>::infinity();
+      for (int64_t j = 0; j < n; ++j) {
+        double dot = 0;
+        for (int64_t d = 0; d < hd; ++d) dot += double(q[i * qs + h * hd + d]) * k[j * kv_stride + kvh * hd + d];
+        double sc = double(shape.scale) * dot;
+        if (rel_bias) sc += rel_bias[h * rel_len + (j - pos) + rel_offset];
+        scores[size_t(j)] = sc;
+        mx = std::max(mx, sc);
+      }
+      std::fill(o.begin(), o.end(), 0.0);
+      if (n > 0 && mx > -std::numeric_limits<double>::infinity()) {
+        double sum = 0;
+        for (int64_t j = 0; j < n; ++j) sum += (scores[size_t(j)] = std::exp(scores[size_t(j)] - mx));
+        for (int64_t j = 0; j < n; ++j)
+          for (int64_t d = 0; d < hd; ++d) o[size_t(d)] += scores[size_t(j)] / sum * v[j * kv_stride + kvh * hd + d];
+      }
+      for (int64_t d = 0; d < hd; ++d) out[i * qs + h * hd + d] = float(o[size_t(d)]);
+    }
+  }
+}
+
+// ---- rotary ----
+
+namespace {
+void check_rotary(const char* name, const float* x, int64_t T, int64_t nheads, int64_t head_dim, int64_t rot_dim,
+                  const int64_t* positions, float base) {
+  ALM_CHECK_ARG(T >= 0 && nheads > 0 && head_dim > 0, name, ": bad shape T ", T, ", heads ", nheads, ", head_dim ",
+                head_dim);
+  ALM_CHECK_ARG(rot_dim >= 0 && rot_dim <= head_dim && rot_dim % 2 == 0, name, ": rot_dim ", rot_dim,
+                " must be even and within [0, ", head_dim, "]");
+  ALM_CHECK_ARG(base > 0.f, name, ": base must be positive, got ", base);
+  ALM_CHECK_ARG(T == 0 || (x != nullptr && positions != nullptr), name, ": null data");
+}
+}  // namespace
+
+void rotary(float* x, int64_t T, int64_t nheads, int64_t head_dim, int64_t rot_dim, const int64_t* positions,
+            float base) {
+  check_rotary("rotary", x, T, nheads, head_dim, rot_dim, positions, base);
+  const int64_t half = rot_dim / 2;
+  if (T == 0 || half == 0) return;
+  // The angles depend on (t, j) only: one cos/sin per pair, shared by all heads.
+  std::vector<double> inv_freq(static_cast<size_t>(half));
+  for (int64_t j = 0; j < half; ++j) inv_freq[size_t(j)] = std::pow(double(base), -2.0 * double(j) / double(rot_dim));
+  const int64_t grain = std::max<int64_t>(1, 8192 / (nheads * rot_dim));
+  parallel_for(T, grain, [&](int64_t t0, int64_t t1) {
+    std::vector<float> cs(static_cast<size_t>(2 * half));
+    float* c = cs.data();
+    float* sn = c + half;
+    for (int64_t t = t0; t < t1; ++t) {
+      const double pos = double(positions[t]);
+      for (int64_t j = 0; j < half; ++j) {
+        const double th = pos * inv_freq[size_t(j)];
+        c[j] = float(std::cos(th));
+        sn[j] = float(std::sin(th));
+      }
+      for (int64_t h = 0; h < nheads; ++h) {
+        float* a = x + (t * nheads + h) * head_dim;
+        float* b = a + half;
+        for (int64_t j = 0; j < half; ++j) {
+          const float x0 = a[j], x1 = b[j];
+          a[j] = x0 * c[j] - x1 * sn[j];
+          b[j] = x1 * c[j] + x0 * sn[j];
+        }
+      }
+    }
+  });
+}
+
+void rotary_ref(float* x, int64_t T, int64_t nheads, int64_t head_dim, int64_t rot_dim, const int64_t* positions,
+                float base) {
+  check_rotary("rotary_ref", x, T, nheads, head_dim, rot_dim, positions, base);
+  const int64_t half = rot_dim / 2;
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t h = 0; h < nheads; ++h)
+      for (int64_t j = 0; j < half; ++j) {
+        const double th = double(positions[t]) * std::pow(double(base), -2.0 * double(j) / double(rot_dim));
+        float* a = x + (t * nheads + h) * head_dim;
+        const double x0 = a[j], x1 = a[j + half];
+        a[j] = float(x0 * std::cos(th) - x1 * std::sin(th));
+        a[j + half] = float(x1 * std::cos(th) + x0 * std::sin(th));
+      }
+}
+
+// ---- T5 buckets ----
+
+int64_t t5_relative_bucket(int64_t relative_position, bool bidirectional, int64_t num_buckets, int64_t max_distance) {
+  ALM_CHECK_ARG(num_buckets >= (bidirectional ? 4 : 2) && max_distance > 0, "t5_relative_bucket: bad num_buckets ",
+                num_buckets, " or max_distance ", max_distance);
+  int64_t ret = 0, n;
+  if (bidirectional) {
+    num_buckets /= 2;
+    if (relative_position > 0) ret += num_buckets;
+    n = relative_position < 0 ? -relative_position : relative_position;
+  } else {
+    n = std::max<int64_t>(-relative_position, 0);
+  }
+  const int64_t max_exact = num_buckets / 2;
+  if (n < max_exact) return ret + n;
+  // As torch: float32 tensor ops (n.float() / max_exact, log, / a Python double, * an int), each
+  // rounded to float, then .to(long) truncation. The double log(max_distance / max_exact) is
+  // rounded to float when it meets the float tensor.
+  const float ratio = float(n) / float(max_exact);
+  const float denom = float(std::log(double(max_distance) / double(max_exact)));
+  const float scaled = std::log(ratio) / denom * float(num_buckets - max_exact);
+  const int64_t large = max_exact + int64_t(scaled);
+  return ret + std::min(large, num_buckets - 1);
+}
+
+}  // namespace alm

@@ -1,0 +1,159 @@
+// The config-driven transformer behind every token stage (docs/transformer-format.md): decoder
+// or encoder blocks with the norms, attention variants, positions and feed-forwards of the
+// AudioLM family, a KV-cached session API for ragged batches, and the native generation loop.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+#include "core/safetensors.h"
+#include "core/tensor.h"
+#include "cpu/sample.h"
+
+namespace alm {
+
+struct TransformerConfig {
+  int64_t vocab_size = 0, output_size = 0;
+  int64_t dim = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0, ff_dim = 0;
+  std::string ff = "gelu";  // gelu | gelu_tanh | geglu | relu
+  bool ff_inner_norm = false;
+  std::string norm = "layernorm";  // layernorm | rmsnorm
+  bool norm_bias = true;
+  float norm_eps = 1e-5f;
+  bool prenorm = true, final_norm = true;
+  std::string position = "learned";  // learned | t5 | bias_table | rotary | none
+  int64_t max_positions = 2048;
+  int64_t t5_buckets = 32, t5_max_distance = 128;
+  int64_t rotary_dim = 0;
+  float rotary_base = 10000.f;
+  bool causal = true;
+  float attn_scale = 0;
+  bool attn_bias = false, ff_bias = false, head_bias = false;
+  bool cross_attention = false;
+  int64_t context_dim = 0;
+  int64_t input_codebooks = 1, output_heads = 1;
+  bool tie_embeddings = false;
+
+  static TransformerConfig from_json(const Json& j, const std::string& what);
+};
+
+struct Linear {
+  Tensor w, b;  // w [out, in], b [out] or undefined
+  int64_t out = 0, in = 0;
+};
+struct Norm {
+  Tensor w, b;
+};
+struct AttentionWeights {
+  Norm norm;
+  Linear q, k, v, o;
+};
+struct Block {
+  AttentionWeights self;
+  bool has_cross = false;
+  AttentionWeights cross;
+  Norm ff_norm, ff_inner_norm;
+  Linear up, down;
+};
+
+class TransformerSession;
+
+class TransformerModel {
+ public:
+  static std::shared_ptr<TransformerModel> load(const std::string& path);
+  const TransformerConfig& config() const { return cfg_; }
+  size_t weight_bytes() const { return weight_bytes_; }
+
+  // Embeds `n` positions (tokens [n, input_codebooks]; -1 = codebook not given) at `positions`.
+  void embed(const int32_t* tokens, int64_t n, const int64_t* positions, float* x) const;
+  // Runs the blocks over new positions of several rows of `s`, appending their keys/values.
+  // rows[i] gets counts[i] positions starting at its current length; x is [Σcounts, dim] in that
+  // order and is transformed in place into the final hidden states.
+  void forward(TransformerSession& s, const std::vector<int64_t>& rows, const std::vector<int64_t>& counts,
+               float* x) const;
+  // logits [n, output_size] = head[h](hidden [n, dim]) (after the final norm).
+  void head(const float* hidden, int64_t n, int64_t h, float* logits) const;
+  // Cross-attention keys/values of one row's context [tc, context_dim], for every layer.
+  void encode_context(TransformerSession& s, int64_t row, const float* ctx, int64_t tc) const;
+
+ private:
+  TransformerModel() = default;
+  void attention_sublayer(TransformerSession& s, const AttentionWeights& w, bool cross, int64_t layer,
+                          const std::vector<int64_t>& rows, const std::vector<int64_t>& counts,
+                          const std::vector<int64_t>& starts, const float* h, float* out) const;
+  void apply_norm(const Norm& n, const float* x, int64_t rows, int64_t dim, float* y) const;
+
+  TransformerConfig cfg_;
+  std::shared_ptr<WeightsFile> file_;
+  std::vector<Tensor> tok_emb_;
+  Tensor pos_emb_;
+  Tensor rel_bias_;   // t5: [buckets, heads]
+  Tensor bias_table_; // [heads, 2*max_positions-1]
+  std::vector<Block> blocks_;
+  Norm final_norm_;
+  std::vector<Linear> heads_;
+  size_t weight_bytes_ = 0;
+  friend class TransformerSession;
+};
+
+// A batch of rows with their own lengths and a preallocated KV cache. Not thread-safe: one call
+// at a time (the addon enforces it); `abort` may be set from any thread.
+class TransformerSession {
+ public:
+  TransformerSession(std::shared_ptr<const TransformerModel> model, int64_t batch, int64_t capacity);
+
+  int64_t batch() const { return batch_; }
+  int64_t capacity() const { return capacity_; }
+  const std::vector<int64_t>& lengths() const { return len_; }
+
+  // Resets every row and runs its prompt ([n_r, input_codebooks] tokens); keeps each row's
+  // last-position logits for generate(). contexts (optional): one [tc, context_dim] per row.
+  void prefill(const std::vector<std::vector<int32_t>>& prompts, const std::vector<std::vector<float>>* contexts);
+  // Full-sequence logits: like prefill but returns logits of every position [n_r, output_size].
+  std::vector<std::vector<float>> prefill_all(const std::vector<std::vector<int32_t>>& prompts,
+                                              const std::vector<std::vector<float>>* contexts, int64_t head);
+
+  // Appends tokens to rows without resetting them (rows given an empty vector are left alone)
+  // and refreshes their last-position logits.
+  void extend(const std::vector<std::vector<int32_t>>& tokens);
+  // Logits for the next token of each row, [batch, output_size].
+  const std::vector<float>& last_logits() const { return last_logits_; }
+
+  struct GenerateRequest {
+    int64_t steps = 0;
+    std::vector<SampleParams> params;  // per row
+    std::vector<uint64_t> seeds;       // per row
+    std::vector<TokenRange> ranges;    // schedule; empty = unrestricted
+    std::vector<int64_t> origins;      // per row
+    int32_t eos = -1;
+  };
+  // Samples up to `steps` tokens per live row; returns them per row. Throws ERR_AUDIOLM_ABORTED
+  // when abort() was called (the tokens sampled so far stay appended).
+  std::vector<std::vector<int32_t>> generate(const GenerateRequest& req);
+  const std::vector<bool>& stopped() const { return stopped_; }
+
+  void abort() { abort_.store(true); }
+
+ private:
+  friend class TransformerModel;
+  void run(const std::vector<std::vector<int32_t>>& prompts, const std::vector<std::vector<float>>* contexts,
+           bool all_logits, int64_t head, std::vector<std::vector<float>>* all_out);
+  float* k_at(int64_t layer, int64_t row) { return k_.data() + ((layer * batch_ + row) * capacity_) * kv_dim_; }
+  float* v_at(int64_t layer, int64_t row) { return v_.data() + ((layer * batch_ + row) * capacity_) * kv_dim_; }
+
+  std::shared_ptr<const TransformerModel> model_;
+  int64_t batch_, capacity_, kv_dim_;
+  std::vector<float> k_, v_;               // [layers, batch, capacity, kv_dim]
+  std::vector<int64_t> len_;
+  std::vector<bool> stopped_;
+  std::vector<float> last_logits_;         // [batch, output_size]
+  std::vector<float> rel_;                 // [heads, 2*capacity-1] bias by (key - query) + capacity-1
+  std::vector<std::vector<float>> ctx_k_, ctx_v_;  // [layers*batch] of [tc, kv_dim]
+  std::vector<int64_t> ctx_len_;
+  std::atomic<bool> abort_{false};
+};
+
+}  // namespace alm
