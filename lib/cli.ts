@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 /** The `audiolm` command line. Each command has --help; data-producing ones have --json. */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { extname, join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
+import { AudioLM, type GenerateOptions } from "./audiolm.js";
 import { Codec } from "./codec.js";
 import { convertEncodec } from "./convert/encodec.js";
 import { AudioLMError } from "./errors.js";
 import { native, packageRoot } from "./native.js";
 import { npyToInt32, readNpy, writeNpy } from "./npy.js";
+import { createProgressBar } from "./progress.js";
 import { readWav, writeWav } from "./wav.js";
 
 class UsageError extends Error {}
@@ -18,12 +22,42 @@ const HELP: Record<string, string> = {
 Usage: audiolm <command> [options]
 
 Commands:
+  generate -o OUT.wav       generate audio with an AudioLM model
   info                      build, backends and devices
   codec encode IN.wav       waveform → RVQ codes (.npy)
   codec decode CODES.npy    RVQ codes → waveform (.wav)
   convert encodec SRC       EnCodec checkpoint → codec component (.safetensors)
 
 Run \`audiolm <command> --help\` for a command's options.`,
+  generate: `Usage: audiolm generate -o OUT.wav [-m MODEL_DIR] [--seconds N] [--batch B] [--seed S] [--mode MODE]
+                        [--prompt IN.wav] [--semantic-prompt TOKENS.npy] [--acoustic-prompt CODES.npy]
+                        [--temperature-semantic X] [--temperature-coarse X] [--temperature-fine X]
+                        [--tokens-out DIR] [--pcm16] [--progress] [--threads N] [--json]
+
+Generates audio with an AudioLM model directory (model.json and its components). With --batch B > 1
+the rows are written to OUT-0.wav … OUT-(B−1).wav (row r uses seed S + r).
+
+  -m, --model DIR            model directory (default: models/default in the package)
+  -o, --output PATH          where to write the audio (.wav, 32-bit float unless --pcm16)
+  --seconds N                seconds to generate (default 5; a continuation excludes the prompt)
+  --mode MODE                unconditional | continuation | acoustic (default: continuation when a
+                             prompt is given, else unconditional)
+  --prompt IN.wav            prompt audio, encoded by the codec as the acoustic prompt; its semantic
+                             tokens must come with --semantic-prompt until the semantic tokenizer lands
+  --semantic-prompt F.npy    semantic tokens, [T] or [1, T] for all rows or [B, T] one per row
+                             (acoustic mode: the tokens of the whole output)
+  --acoustic-prompt F.npy    codec codes [Q, T] or [1, Q, T] (e.g. from \`audiolm codec encode\`)
+  --batch B                  rows generated together (default 1, or the rows of --semantic-prompt)
+  --seed S                   seed of row 0 (default: random; printed with --json)
+  --temperature-semantic X   sampling temperature of a stage (0 = greedy; default: model.json)
+  --temperature-coarse X
+  --temperature-fine X
+  --tokens-out DIR           also write the tokens: semantic.npy [B, T], coarse.npy [B, Q', frames],
+                             fine.npy [B, Q − Q', frames]
+  --progress                 progress bar on stderr even when it is not a terminal
+  --pcm16                    write 16-bit PCM
+  --threads N                CPU threads
+  --json                     print a JSON summary`,
   info: `Usage: audiolm info [--json]
 
 Prints the package version, the native build, CPU kernels and threads, and CUDA devices.`,
@@ -77,6 +111,118 @@ function num(v: string | boolean | undefined, name: string): number | undefined 
 function need(v: unknown, what: string, help: string): string {
   if (typeof v !== "string" || v === "") throw new UsageError(`missing ${what}\n\n${help}`);
   return v;
+}
+
+/** OUT.wav → OUT-r.wav for row r of a batch (the path itself for a single row). */
+function rowPath(output: string, row: number, batch: number): string {
+  if (batch === 1) return output;
+  const ext = extname(output);
+  return `${output.slice(0, output.length - ext.length)}-${row}${ext || ".wav"}`;
+}
+
+async function cmdGenerate(argv: string[]): Promise<void> {
+  const help = HELP.generate;
+  const { values, positionals } = parse(
+    argv,
+    {
+      model: { type: "string", short: "m" },
+      output: { type: "string", short: "o" },
+      seconds: { type: "string" },
+      mode: { type: "string" },
+      prompt: { type: "string" },
+      "semantic-prompt": { type: "string" },
+      "acoustic-prompt": { type: "string" },
+      batch: { type: "string" },
+      seed: { type: "string" },
+      "temperature-semantic": { type: "string" },
+      "temperature-coarse": { type: "string" },
+      "temperature-fine": { type: "string" },
+      "tokens-out": { type: "string" },
+      progress: { type: "boolean" },
+      pcm16: { type: "boolean" },
+      threads: { type: "string" },
+      json: { type: "boolean" },
+    },
+    help,
+  );
+  if (values.help) return void console.log(help);
+  if (positionals.length !== 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}\n\n${help}`);
+  const output = need(values.output, "-o/--output", help);
+  const modelDir = (values.model as string | undefined) ?? join(packageRoot(), "models", "default");
+  if (values.model === undefined && !existsSync(join(modelDir, "model.json"))) {
+    throw new AudioLMError("ERR_AUDIOLM_IO", `no default model at ${modelDir} (it is not installed in this version); pass -m MODEL_DIR`);
+  }
+  const tokensOut = values["tokens-out"] as string | undefined;
+  if (tokensOut !== undefined && tokensOut.endsWith(".npz")) throw new UsageError("--tokens-out takes a directory (.npz output is not supported yet)");
+  const batchSize = num(values.batch, "batch") ?? 1;
+  const temperature = (stage: string) => {
+    const t = num(values[`temperature-${stage}`], `temperature-${stage}`);
+    return t === undefined ? undefined : { temperature: t };
+  };
+  const opts: GenerateOptions = {
+    mode: values.mode as GenerateOptions["mode"],
+    seconds: num(values.seconds, "seconds") ?? (values.mode === "acoustic" ? undefined : 5),
+    batchSize,
+    seed: num(values.seed, "seed") ?? Math.floor(Math.random() * 2 ** 31),
+    semantic: temperature("semantic"),
+    coarse: temperature("coarse"),
+    fine: temperature("fine"),
+  };
+  if (values.prompt !== undefined) opts.prompt = values.prompt as string;
+  if (values["semantic-prompt"] !== undefined) {
+    const arr = await readNpy(values["semantic-prompt"] as string);
+    const data = npyToInt32(arr, "--semantic-prompt");
+    const shape = arr.shape.length === 1 ? [1, arr.shape[0]] : arr.shape;
+    if (shape.length !== 2) throw new AudioLMError("ERR_AUDIOLM_INVALID_ARGUMENT", `Expected semantic tokens of shape [T], [1, T] or [B, T] in ${values["semantic-prompt"]} but found [${arr.shape.join(", ")}]`);
+    opts.semanticPrompt = Array.from({ length: shape[0] }, (_, r) => data.slice(r * shape[1], (r + 1) * shape[1]));
+    if (values.batch === undefined) opts.batchSize = shape[0]; // one row per prompt row
+  }
+  if (values["acoustic-prompt"] !== undefined) {
+    const arr = await readNpy(values["acoustic-prompt"] as string);
+    const shape = arr.shape.length === 3 && arr.shape[0] === 1 ? arr.shape.slice(1) : arr.shape;
+    if (shape.length !== 2) throw new AudioLMError("ERR_AUDIOLM_INVALID_ARGUMENT", `Expected codes of shape [Q, T] or [1, Q, T] in ${values["acoustic-prompt"]} but found [${arr.shape.join(", ")}]`);
+    opts.acousticPrompt = { data: npyToInt32(arr, "--acoustic-prompt"), shape: [shape[0], shape[1]] };
+  }
+  const threads = num(values.threads, "threads");
+  const bar = values.progress || process.stderr.isTTY ? createProgressBar() : null;
+  if (bar) opts.onProgress = (p) => bar.update(p);
+  const lm = await AudioLM.load(modelDir, threads ? { threads } : {});
+  try {
+    const t0 = performance.now();
+    let result;
+    try {
+      result = await lm.generate(opts);
+    } finally {
+      bar?.finish();
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const outputs = result.audio.map((_, r) => rowPath(output, r, result.audio.length));
+    for (let r = 0; r < outputs.length; r++) await writeWav(outputs[r], result.audio[r], result.sampleRate, { format: values.pcm16 ? "s16" : "f32" });
+    if (tokensOut !== undefined) {
+      await mkdir(tokensOut, { recursive: true });
+      const B = result.audio.length;
+      const stack = (items: Array<{ data: Int32Array; shape: [number, number] }>) => {
+        const [L, T] = items[0].shape;
+        const data = new Int32Array(B * L * T);
+        items.forEach((c, r) => data.set(c.data, r * L * T));
+        return { data, shape: [B, L, T] };
+      };
+      const sem = result.tokens.semantic;
+      const semData = new Int32Array(B * sem[0].length);
+      sem.forEach((s, r) => semData.set(s, r * sem[0].length));
+      await writeNpy(join(tokensOut, "semantic.npy"), semData, [B, sem[0].length]);
+      for (const name of ["coarse", "fine"] as const) {
+        const s = stack(result.tokens[name]);
+        await writeNpy(join(tokensOut, `${name}.npy`), s.data, s.shape);
+      }
+    }
+    const audioSeconds = result.audio[0].length / result.sampleRate;
+    const summary = { model: modelDir, outputs, batch: outputs.length, seeds: result.seeds, audioSeconds, sampleRate: result.sampleRate, seconds, realtimeFactor: (audioSeconds * outputs.length) / seconds, tokensOut: tokensOut ?? null };
+    if (values.json) console.log(JSON.stringify(summary));
+    else console.error(`wrote ${outputs.join(", ")}: ${audioSeconds.toFixed(2)} s at ${result.sampleRate} Hz each in ${seconds.toFixed(2)} s (seed ${result.seeds[0]})`);
+  } finally {
+    await lm.dispose();
+  }
 }
 
 async function cmdInfo(argv: string[]): Promise<void> {
@@ -214,7 +360,8 @@ export async function main(argv: string[]): Promise<number> {
       console.log(HELP.main);
       return cmd === undefined ? 2 : 0;
     }
-    if (cmd === "info") await cmdInfo(rest);
+    if (cmd === "generate") await cmdGenerate(rest);
+    else if (cmd === "info") await cmdInfo(rest);
     else if (cmd === "codec" && rest[0] === "encode") await cmdCodecEncode(rest.slice(1));
     else if (cmd === "codec" && rest[0] === "decode") await cmdCodecDecode(rest.slice(1));
     else if (cmd === "codec") throw new UsageError(`usage: audiolm codec encode|decode ...\n\n${HELP.main}`);

@@ -19,3 +19,16 @@ export * from "./wav.js";
 export * from "./npy.js";
 export { resample } from "./resample.js";
 export { loadTorchCheckpoint, flattenStateDict } from "./torch-checkpoint.js";
+export {
+  AudioLM,
+  type GenerateOptions,
+  type GenerateResult,
+  type StreamChunk,
+  type RunOptions,
+  type SemanticOptions,
+  type CoarseOptions,
+  type FineOptions,
+} from "./audiolm.js";
+export { type ModelConfig, MODEL_FORMAT, parseModelJson, readModelJson } from "./model-json.js";
+export { type LevelCodes } from "./stages.js";
+export { type GenerationProgress, type ProgressBar, createProgressBar, formatProgress } from "./progress.js";

@@ -30,7 +30,8 @@ namespace {
 
 constexpr int64_t kBq = 16;     // queries per block: a 16 x 64 tile and 16 output rows stay in L1
 constexpr int64_t kBk = 64;     // keys per block (a multiple of 8: the tile rows are read 8 at a time)
-constexpr int64_t kTaskQ = 64;  // queries per parallel task when Tq is large
+constexpr int64_t kPackRows = 4;  // query rows from which copying K and V to contiguous rows pays
+constexpr int64_t kPanel = 16;    // keys per panel of packed K (two 8-lane vectors)
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 struct Problem {
@@ -70,15 +71,52 @@ void check_problem(const char* name, const Problem& p) {
 
 // Per-thread buffers, grown on demand: the tile, the output accumulators and m, l per row.
 struct Scratch {
-  std::vector<float> tile, acc, m, l;
+  std::vector<float> tile, acc, m, l, qpack, kpack, vpack;
 };
 Scratch& scratch_for(int64_t hd) {
   thread_local Scratch s;
   // Zero-filled once: the AVX2 row pass reads whole 8-lane groups of the tile past a short row.
   if (s.tile.size() < size_t(kBq * kBk)) s.tile.assign(size_t(kBq * kBk), 0.f);
-  if (s.acc.size() < size_t(kBq * hd)) s.acc.resize(size_t(kBq * hd));
+  if (s.acc.size() < size_t(kBq * hd)) s.acc.resize(size_t(kBq * hd)), s.qpack.resize(size_t(kBq * hd));
   if (s.m.size() < size_t(kBq)) s.m.resize(size_t(kBq)), s.l.resize(size_t(kBq));
   return s;
+}
+
+// Rows `stride` apart are separate pages to the hardware prefetchers when the stride is a few
+// KiB, so the packing loops ask for rows a little ahead themselves.
+constexpr int64_t kPrefetchRows = 4;
+inline void prefetch_row(const float* src, int64_t stride, int64_t i, int64_t n, int64_t hd) {
+  if (i >= n) return;
+  for (int64_t d = 0; d < hd; d += 16) __builtin_prefetch(src + i * stride + d);
+}
+
+// Copies n rows of hd floats, `stride` apart, into dst back to back.
+const float* pack_rows(const float* src, int64_t stride, int64_t n, int64_t hd, std::vector<float>& dst) {
+  if (dst.size() < size_t(n * hd)) dst.resize(size_t(n * hd));
+  for (int64_t i = 0; i < n; ++i) {
+    prefetch_row(src, stride, i + kPrefetchRows, n, hd);
+    std::copy(src + i * stride, src + i * stride + hd, dst.data() + i * hd);
+  }
+  return dst.data();
+}
+
+// Copies keys [0, n) (rows `stride` apart) into panels of kPanel keys, each panel [hd][kPanel]:
+// the layout the AVX2 score kernel streams. The last panel is padded with zero keys.
+const float* pack_panels(const float* src, int64_t stride, int64_t n, int64_t hd, std::vector<float>& dst) {
+  const int64_t panels = (n + kPanel - 1) / kPanel;
+  if (dst.size() < size_t(panels * kPanel * hd)) dst.resize(size_t(panels * kPanel * hd));
+  for (int64_t pnl = 0; pnl < panels; ++pnl) {
+    float* out = dst.data() + pnl * kPanel * hd;
+    for (int64_t c = 0; c < kPanel; ++c) {
+      const int64_t j = pnl * kPanel + c;
+      prefetch_row(src, stride, j + kPrefetchRows, n, hd);
+      if (j < n)
+        for (int64_t d = 0; d < hd; ++d) out[d * kPanel + c] = src[j * stride + d];
+      else
+        for (int64_t d = 0; d < hd; ++d) out[d * kPanel + c] = 0.f;
+    }
+  }
+  return dst.data();
 }
 
 // ---- portable kernels ----
@@ -159,72 +197,201 @@ ALM_AVX2 inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// [sum(a[0]), ..., sum(a[7])] in one vector.
-ALM_AVX2 inline __m256 hsum8(const __m256* a) {
-  const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
-  const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));
+// [sum(a0), ..., sum(a7)] in one vector: three rounds of hadd and a lane swap.
+ALM_AVX2 inline __m256 hsum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5, __m256 a6, __m256 a7) {
+  const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+  const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(a4, a5), _mm256_hadd_ps(a6, a7));
   return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
-// R queries x C keys of the score tile. hd8 = head_dim rounded down to 8; the rest is scalar.
-template <int R, int C>
-ALM_AVX2 inline void qk_kernel(const float* q, int64_t qs, const float* k, int64_t ks, int64_t hd8, int64_t hd,
-                               float scale, float* tile) {
-  __m256 acc[R * C];
-  for (int i = 0; i < R * C; ++i) acc[i] = _mm256_setzero_ps();
+// The kernels below name their accumulators one by one: with an array of __m256, GCC keeps the
+// array in memory and stores every accumulator on every iteration.
+
+// Scores of 4 query rows x 2 keys over the first hd8 dims (a multiple of 8).
+ALM_AVX2 inline void qk_4x2(const float* q, int64_t qs, const float* k, int64_t ks, int64_t hd8, __m256 scale,
+                            float* tile) {
+  const float *q0 = q, *q1 = q + qs, *q2 = q + 2 * qs, *q3 = q + 3 * qs, *k0 = k, *k1 = k + ks;
+  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
   for (int64_t d = 0; d < hd8; d += 8) {
-    __m256 kv[C];
-    for (int c = 0; c < C; ++c) kv[c] = _mm256_loadu_ps(k + c * ks + d);
-    for (int r = 0; r < R; ++r) {
-      const __m256 qv = _mm256_loadu_ps(q + r * qs + d);
-      for (int c = 0; c < C; ++c) acc[r * C + c] = _mm256_fmadd_ps(qv, kv[c], acc[r * C + c]);
-    }
+    const __m256 b0 = _mm256_loadu_ps(k0 + d), b1 = _mm256_loadu_ps(k1 + d);
+    __m256 x = _mm256_loadu_ps(q0 + d);
+    a00 = _mm256_fmadd_ps(x, b0, a00);
+    a01 = _mm256_fmadd_ps(x, b1, a01);
+    x = _mm256_loadu_ps(q1 + d);
+    a10 = _mm256_fmadd_ps(x, b0, a10);
+    a11 = _mm256_fmadd_ps(x, b1, a11);
+    x = _mm256_loadu_ps(q2 + d);
+    a20 = _mm256_fmadd_ps(x, b0, a20);
+    a21 = _mm256_fmadd_ps(x, b1, a21);
+    x = _mm256_loadu_ps(q3 + d);
+    a30 = _mm256_fmadd_ps(x, b0, a30);
+    a31 = _mm256_fmadd_ps(x, b1, a31);
   }
-  float sums[R * C];
-  if constexpr (R * C == 8) {
-    _mm256_storeu_ps(sums, hsum8(acc));
-  } else {
-    for (int i = 0; i < R * C; ++i) sums[i] = hsum(acc[i]);
+  // Lanes: (row 0: key 0, key 1), (row 1: ...), ...; each pair goes to its tile row.
+  const __m256 s = _mm256_mul_ps(hsum8(a00, a01, a10, a11, a20, a21, a30, a31), scale);
+  const __m128 lo = _mm256_castps256_ps128(s), hi = _mm256_extractf128_ps(s, 1);
+  _mm_storel_pi(reinterpret_cast<__m64*>(tile), lo);
+  _mm_storeh_pi(reinterpret_cast<__m64*>(tile + kBk), lo);
+  _mm_storel_pi(reinterpret_cast<__m64*>(tile + 2 * kBk), hi);
+  _mm_storeh_pi(reinterpret_cast<__m64*>(tile + 3 * kBk), hi);
+}
+
+// Scores of 1 query row x 8 keys (the decode shape).
+ALM_AVX2 inline void qk_1x8(const float* q, const float* k, int64_t ks, int64_t hd8, __m256 scale, float* tile) {
+  const float *k0 = k, *k1 = k + ks, *k2 = k + 2 * ks, *k3 = k + 3 * ks, *k4 = k + 4 * ks, *k5 = k + 5 * ks,
+              *k6 = k + 6 * ks, *k7 = k + 7 * ks;
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  for (int64_t d = 0; d < hd8; d += 8) {
+    const __m256 x = _mm256_loadu_ps(q + d);
+    a0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(k0 + d), a0);
+    a1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(k1 + d), a1);
+    a2 = _mm256_fmadd_ps(x, _mm256_loadu_ps(k2 + d), a2);
+    a3 = _mm256_fmadd_ps(x, _mm256_loadu_ps(k3 + d), a3);
+    a4 = _mm256_fmadd_ps(x, _mm256_loadu_ps(k4 + d), a4);
+    a5 = _mm256_fmadd_ps(x, _mm256_loadu_ps(k5 + d), a5);
+    a6 = _mm256_fmadd_ps(x, _mm256_loadu_ps(k6 + d), a6);
+    a7 = _mm256_fmadd_ps(x, _mm256_loadu_ps(k7 + d), a7);
   }
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) {
-      float s = sums[r * C + c];
-      for (int64_t d = hd8; d < hd; ++d) s += q[r * qs + d] * k[c * ks + d];
-      tile[r * kBk + c] = scale * s;
-    }
+  _mm256_storeu_ps(tile, _mm256_mul_ps(hsum8(a0, a1, a2, a3, a4, a5, a6, a7), scale));
+}
+
+// Scores of `rows` query rows x 1 key: the edges of the tile.
+ALM_AVX2 inline void qk_rx1(const float* q, int64_t qs, int64_t rows, const float* k, int64_t hd8, float scale,
+                            float* tile) {
+  for (int64_t r = 0; r < rows; ++r) {
+    __m256 a = _mm256_setzero_ps();
+    for (int64_t d = 0; d < hd8; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + r * qs + d), _mm256_loadu_ps(k + d), a);
+    tile[r * kBk] = hsum(a) * scale;
+  }
 }
 
 ALM_AVX2 void qk_tile_avx2(const float* q, int64_t qs, const float* k, int64_t ks, int64_t nb, int64_t nk,
                            int64_t hd, float scale, float* tile) {
   const int64_t hd8 = hd & ~int64_t(7);
+  const __m256 sv = _mm256_set1_ps(scale);
   int64_t r = 0;
   for (; r + 4 <= nb; r += 4) {
     int64_t c = 0;
-    for (; c + 2 <= nk; c += 2) qk_kernel<4, 2>(q + r * qs, qs, k + c * ks, ks, hd8, hd, scale, tile + r * kBk + c);
-    for (; c < nk; ++c) qk_kernel<4, 1>(q + r * qs, qs, k + c * ks, ks, hd8, hd, scale, tile + r * kBk + c);
+    for (; c + 2 <= nk; c += 2) qk_4x2(q + r * qs, qs, k + c * ks, ks, hd8, sv, tile + r * kBk + c);
+    if (c < nk) qk_rx1(q + r * qs, qs, 4, k + c * ks, hd8, scale, tile + r * kBk + c);
   }
   for (; r < nb; ++r) {
     int64_t c = 0;
-    for (; c + 8 <= nk; c += 8) qk_kernel<1, 8>(q + r * qs, qs, k + c * ks, ks, hd8, hd, scale, tile + r * kBk + c);
-    for (; c < nk; ++c) qk_kernel<1, 1>(q + r * qs, qs, k + c * ks, ks, hd8, hd, scale, tile + r * kBk + c);
+    for (; c + 8 <= nk; c += 8) qk_1x8(q + r * qs, k + c * ks, ks, hd8, sv, tile + r * kBk + c);
+    for (; c < nk; ++c) qk_rx1(q + r * qs, qs, 1, k + c * ks, hd8, scale, tile + r * kBk + c);
+  }
+  if (hd8 == hd) return;
+  // head_dim not a multiple of 8: the last few dims, scalar.
+  for (r = 0; r < nb; ++r)
+    for (int64_t c = 0; c < nk; ++c) {
+      float s = 0.f;
+      for (int64_t d = hd8; d < hd; ++d) s += q[r * qs + d] * k[c * ks + d];
+      tile[r * kBk + c] += scale * s;
+    }
+}
+
+// Scores from packed K panels: 4 query rows x 16 keys per step, q broadcast one dim at a time,
+// so the sums land in lanes of their own key and need no horizontal reduction.
+ALM_AVX2 inline void qk_panel_4x16(const float* q, int64_t qs, const float* panel, int64_t hd, __m256 scale,
+                                   float* tile) {
+  const float *q0 = q, *q1 = q + qs, *q2 = q + 2 * qs, *q3 = q + 3 * qs;
+  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+  for (int64_t d = 0; d < hd; ++d) {
+    const __m256 b0 = _mm256_loadu_ps(panel + d * kPanel), b1 = _mm256_loadu_ps(panel + d * kPanel + 8);
+    __m256 x = _mm256_broadcast_ss(q0 + d);
+    a00 = _mm256_fmadd_ps(x, b0, a00);
+    a01 = _mm256_fmadd_ps(x, b1, a01);
+    x = _mm256_broadcast_ss(q1 + d);
+    a10 = _mm256_fmadd_ps(x, b0, a10);
+    a11 = _mm256_fmadd_ps(x, b1, a11);
+    x = _mm256_broadcast_ss(q2 + d);
+    a20 = _mm256_fmadd_ps(x, b0, a20);
+    a21 = _mm256_fmadd_ps(x, b1, a21);
+    x = _mm256_broadcast_ss(q3 + d);
+    a30 = _mm256_fmadd_ps(x, b0, a30);
+    a31 = _mm256_fmadd_ps(x, b1, a31);
+  }
+  _mm256_storeu_ps(tile, _mm256_mul_ps(a00, scale));
+  _mm256_storeu_ps(tile + 8, _mm256_mul_ps(a01, scale));
+  _mm256_storeu_ps(tile + kBk, _mm256_mul_ps(a10, scale));
+  _mm256_storeu_ps(tile + kBk + 8, _mm256_mul_ps(a11, scale));
+  _mm256_storeu_ps(tile + 2 * kBk, _mm256_mul_ps(a20, scale));
+  _mm256_storeu_ps(tile + 2 * kBk + 8, _mm256_mul_ps(a21, scale));
+  _mm256_storeu_ps(tile + 3 * kBk, _mm256_mul_ps(a30, scale));
+  _mm256_storeu_ps(tile + 3 * kBk + 8, _mm256_mul_ps(a31, scale));
+}
+
+ALM_AVX2 inline void qk_panel_1x16(const float* q, const float* panel, int64_t hd, __m256 scale, float* tile) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0;  // two chains per half: d even, d odd
+  int64_t d = 0;
+  for (; d + 2 <= hd; d += 2) {
+    const __m256 x = _mm256_broadcast_ss(q + d), y = _mm256_broadcast_ss(q + d + 1);
+    a0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(panel + d * kPanel), a0);
+    a1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(panel + d * kPanel + 8), a1);
+    c0 = _mm256_fmadd_ps(y, _mm256_loadu_ps(panel + (d + 1) * kPanel), c0);
+    c1 = _mm256_fmadd_ps(y, _mm256_loadu_ps(panel + (d + 1) * kPanel + 8), c1);
+  }
+  if (d < hd) {
+    const __m256 x = _mm256_broadcast_ss(q + d);
+    a0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(panel + d * kPanel), a0);
+    a1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(panel + d * kPanel + 8), a1);
+  }
+  _mm256_storeu_ps(tile, _mm256_mul_ps(_mm256_add_ps(a0, c0), scale));
+  _mm256_storeu_ps(tile + 8, _mm256_mul_ps(_mm256_add_ps(a1, c1), scale));
+}
+
+// The score tile from a contiguous q block (row stride qs) and the panels of this key block;
+// columns up to nk rounded up to kPanel are written (the padding keys score 0).
+ALM_AVX2 void qk_tile_panels_avx2(const float* q, int64_t qs, const float* panels, int64_t nb, int64_t nk,
+                                  int64_t hd, float scale, float* tile) {
+  const __m256 sv = _mm256_set1_ps(scale);
+  for (int64_t c = 0; c < nk; c += kPanel) {
+    const float* panel = panels + c * hd;  // panel c / kPanel of the block, kPanel * hd floats each
+    int64_t r = 0;
+    for (; r + 4 <= nb; r += 4) qk_panel_4x16(q + r * qs, qs, panel, hd, sv, tile + r * kBk + c);
+    for (; r < nb; ++r) qk_panel_1x16(q + r * qs, panel, hd, sv, tile + r * kBk + c);
   }
 }
 
-// acc[0, W) += sum_j p[j] * v_j[0, W) with W = 8 * N floats held in registers.
-template <int N>
-ALM_AVX2 inline void pv_chunk(const float* p, int64_t lim, const float* v, int64_t vs, float* acc) {
-  __m256 a[N];
-  for (int i = 0; i < N; ++i) a[i] = _mm256_loadu_ps(acc + 8 * i);
+// acc[0, 64) += sum_j p[j] * v_j[0, 64), the accumulators in registers.
+ALM_AVX2 inline void pv_64(const float* p, int64_t lim, const float* v, int64_t vs, float* acc) {
+  __m256 a0 = _mm256_loadu_ps(acc), a1 = _mm256_loadu_ps(acc + 8), a2 = _mm256_loadu_ps(acc + 16),
+         a3 = _mm256_loadu_ps(acc + 24), a4 = _mm256_loadu_ps(acc + 32), a5 = _mm256_loadu_ps(acc + 40),
+         a6 = _mm256_loadu_ps(acc + 48), a7 = _mm256_loadu_ps(acc + 56);
   for (int64_t j = 0; j < lim; ++j) {
     const __m256 pj = _mm256_broadcast_ss(p + j);
     const float* vj = v + j * vs;
-    for (int i = 0; i < N; ++i) a[i] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8 * i), a[i]);
+    a0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj), a0);
+    a1 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8), a1);
+    a2 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 16), a2);
+    a3 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 24), a3);
+    a4 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 32), a4);
+    a5 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 40), a5);
+    a6 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 48), a6);
+    a7 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 56), a7);
   }
-  for (int i = 0; i < N; ++i) _mm256_storeu_ps(acc + 8 * i, a[i]);
+  _mm256_storeu_ps(acc, a0);
+  _mm256_storeu_ps(acc + 8, a1);
+  _mm256_storeu_ps(acc + 16, a2);
+  _mm256_storeu_ps(acc + 24, a3);
+  _mm256_storeu_ps(acc + 32, a4);
+  _mm256_storeu_ps(acc + 40, a5);
+  _mm256_storeu_ps(acc + 48, a6);
+  _mm256_storeu_ps(acc + 56, a7);
 }
 
-ALM_AVX2 void row_update_avx2(float* row, int64_t lim, const float* bias, const float* v, int64_t vs, int64_t hd,
-                              float& m, float& l, float* acc) {
+// acc[0, 8) += sum_j p[j] * v_j[0, 8).
+ALM_AVX2 inline void pv_8(const float* p, int64_t lim, const float* v, int64_t vs, float* acc) {
+  __m256 a = _mm256_loadu_ps(acc);
+  for (int64_t j = 0; j < lim; ++j) a = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), _mm256_loadu_ps(v + j * vs), a);
+  _mm256_storeu_ps(acc, a);
+}
+
+// The softmax half of folding one key block into one query row: adds the bias, updates m and l,
+// rescales acc, and leaves the probabilities in row[0, lim) and zeros in row[lim, n) (all of
+// row[0, n) zero when nothing visible has a finite score yet), ready for pv_rows_avx2.
+ALM_AVX2 void softmax_update_avx2(float* row, int64_t lim, int64_t n, const float* bias, int64_t hd, float& m,
+                                  float& l, float* acc) {
   const int64_t full = lim & ~int64_t(7), tail = lim - full;
   const __m256i tm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kTailLanes + 8 - (tail ? tail : 8)));
   const __m256 tmask = _mm256_castsi256_ps(tm);
@@ -249,7 +416,10 @@ ALM_AVX2 void row_update_avx2(float* row, int64_t lim, const float* bias, const 
   h = _mm_max_ps(h, _mm_movehl_ps(h, h));
   h = _mm_max_ss(h, _mm_movehdup_ps(h));
   const float m_new = std::max(m, _mm_cvtss_f32(h));
-  if (m_new == kNegInf) return;
+  if (m_new == kNegInf) {
+    std::fill(row, row + n, 0.f);
+    return;
+  }
   // Probabilities in place; lanes past lim become exactly 0.
   const __m256 mn = _mm256_set1_ps(m_new);
   __m256 s0 = _mm256_setzero_ps(), s1 = s0;
@@ -281,13 +451,60 @@ ALM_AVX2 void row_update_avx2(float* row, int64_t lim, const float* bias, const 
     for (; d + 8 <= hd; d += 8) _mm256_storeu_ps(acc + d, _mm256_mul_ps(_mm256_loadu_ps(acc + d), c));
     for (; d < hd; ++d) acc[d] *= corr;
   }
-  int64_t d = 0;
-  for (; d + 64 <= hd; d += 64) pv_chunk<8>(row, lim, v + d, vs, acc + d);
-  for (; d + 8 <= hd; d += 8) pv_chunk<1>(row, lim, v + d, vs, acc + d);
-  for (; d < hd; ++d) {
-    float s = acc[d];
-    for (int64_t jj = 0; jj < lim; ++jj) s += row[jj] * v[jj * vs + d];
-    acc[d] = s;
+  for (int64_t jj = lim; jj < n; ++jj) row[jj] = 0.f;
+}
+
+// 4 rows x 16 output dims of acc += p . V: each V load feeds four rows.
+ALM_AVX2 inline void pv_4x16(const float* p, int64_t n, const float* v, int64_t vs, float* acc, int64_t as) {
+  const float *p0 = p, *p1 = p + kBk, *p2 = p + 2 * kBk, *p3 = p + 3 * kBk;
+  __m256 a0 = _mm256_loadu_ps(acc), a1 = _mm256_loadu_ps(acc + 8), b0 = _mm256_loadu_ps(acc + as),
+         b1 = _mm256_loadu_ps(acc + as + 8), c0 = _mm256_loadu_ps(acc + 2 * as), c1 = _mm256_loadu_ps(acc + 2 * as + 8),
+         e0 = _mm256_loadu_ps(acc + 3 * as), e1 = _mm256_loadu_ps(acc + 3 * as + 8);
+  for (int64_t j = 0; j < n; ++j) {
+    const float* vj = v + j * vs;
+    const __m256 v0 = _mm256_loadu_ps(vj), v1 = _mm256_loadu_ps(vj + 8);
+    __m256 x = _mm256_broadcast_ss(p0 + j);
+    a0 = _mm256_fmadd_ps(x, v0, a0);
+    a1 = _mm256_fmadd_ps(x, v1, a1);
+    x = _mm256_broadcast_ss(p1 + j);
+    b0 = _mm256_fmadd_ps(x, v0, b0);
+    b1 = _mm256_fmadd_ps(x, v1, b1);
+    x = _mm256_broadcast_ss(p2 + j);
+    c0 = _mm256_fmadd_ps(x, v0, c0);
+    c1 = _mm256_fmadd_ps(x, v1, c1);
+    x = _mm256_broadcast_ss(p3 + j);
+    e0 = _mm256_fmadd_ps(x, v0, e0);
+    e1 = _mm256_fmadd_ps(x, v1, e1);
+  }
+  _mm256_storeu_ps(acc, a0);
+  _mm256_storeu_ps(acc + 8, a1);
+  _mm256_storeu_ps(acc + as, b0);
+  _mm256_storeu_ps(acc + as + 8, b1);
+  _mm256_storeu_ps(acc + 2 * as, c0);
+  _mm256_storeu_ps(acc + 2 * as + 8, c1);
+  _mm256_storeu_ps(acc + 3 * as, e0);
+  _mm256_storeu_ps(acc + 3 * as + 8, e1);
+}
+
+// acc[r] += sum_j p[r][j] * v_j for the nb rows of the tile (row stride kBk) over keys [0, n).
+ALM_AVX2 void pv_rows_avx2(const float* p, int64_t nb, int64_t n, const float* v, int64_t vs, int64_t hd, float* acc) {
+  int64_t r = 0, d = 0;
+  const int64_t hd16 = hd & ~int64_t(15);
+  if (hd16 > 0)
+    for (; r + 4 <= nb; r += 4)
+      for (d = 0; d < hd16; d += 16) pv_4x16(p + r * kBk, n, v + d, vs, acc + r * hd + d, hd);
+  // Rows left over, and the dims past hd16 of the rows done above.
+  for (int64_t rr = 0; rr < nb; ++rr) {
+    const float* pr = p + rr * kBk;
+    float* ar = acc + rr * hd;
+    d = rr < r ? hd16 : 0;
+    for (; d + 64 <= hd; d += 64) pv_64(pr, n, v + d, vs, ar + d);
+    for (; d + 8 <= hd; d += 8) pv_8(pr, n, v + d, vs, ar + d);
+    for (; d < hd; ++d) {
+      float sum = ar[d];
+      for (int64_t j = 0; j < n; ++j) sum += pr[j] * v[j * vs + d];
+      ar[d] = sum;
+    }
   }
 }
 #endif
@@ -303,35 +520,51 @@ void run_head(const Problem& p, int64_t h, int64_t i0, int64_t i1, bool avx2) {
   const float* bias = p.rel_bias ? p.rel_bias + h * p.rel_len + p.rel_offset : nullptr;
   Scratch& sc = scratch_for(hd);
   float* tile = sc.tile.data();
+  // Rows of q, k and v lie heads * head_dim apart: with 16 heads of 64 that is 4 KiB, so a block
+  // of key rows maps onto a few L1 sets and evicts itself before the next query row reuses it.
+  // When several query rows will reuse them, the visible keys and each query block are copied
+  // back to back first; the copy costs a fraction of one pass over them.
+  const bool pack = avx2 && i1 - i0 >= kPackRows;
+  const int64_t kmax = s.causal ? std::min(p.Tk, p.q_pos0 + i1) : p.Tk;
+  const float* kpanels = pack ? pack_panels(kh, p.kv_stride, kmax, hd, sc.kpack) : nullptr;
+  const float* vbase = pack ? pack_rows(vh, p.kv_stride, kmax, hd, sc.vpack) : vh;
+  const int64_t vs = pack ? hd : p.kv_stride;
   for (int64_t b0 = i0; b0 < i1; b0 += kBq) {
     const int64_t nb = std::min(kBq, i1 - b0), pos0 = p.q_pos0 + b0;
     const int64_t kend = s.causal ? std::min(p.Tk, pos0 + nb) : p.Tk;
     std::fill(sc.m.begin(), sc.m.begin() + nb, kNegInf);
     std::fill(sc.l.begin(), sc.l.begin() + nb, 0.f);
     std::fill(sc.acc.begin(), sc.acc.begin() + nb * hd, 0.f);
+    const float* qblk = pack ? pack_rows(qh + b0 * qs, qs, nb, hd, sc.qpack) : qh + b0 * qs;
     for (int64_t kb = 0; kb < kend; kb += kBk) {
       const int64_t nk = std::min(kBk, kend - kb);
-      const float* kblk = kh + kb * p.kv_stride;
-      const float* vblk = vh + kb * p.kv_stride;
+      const float* vblk = vbase + kb * vs;
 #ifdef ALM_X86_SIMD
-      if (avx2) qk_tile_avx2(qh + b0 * qs, qs, kblk, p.kv_stride, nb, nk, hd, s.scale, tile);
+      if (pack) qk_tile_panels_avx2(qblk, hd, kpanels + kb * hd, nb, nk, hd, s.scale, tile);
+      else if (avx2) qk_tile_avx2(qblk, qs, kh + kb * p.kv_stride, p.kv_stride, nb, nk, hd, s.scale, tile);
       else
 #endif
-        qk_tile_portable(qh + b0 * qs, qs, kblk, p.kv_stride, nb, nk, hd, s.scale, tile);
+        qk_tile_portable(qblk, qs, kh + kb * p.kv_stride, p.kv_stride, nb, nk, hd, s.scale, tile);
+      // Keys of this block that the block's last (most advanced) query row sees.
+      const int64_t n = s.causal ? std::max<int64_t>(0, std::min(nk, pos0 + nb - kb)) : nk;
       for (int64_t r = 0; r < nb; ++r) {
         const int64_t pos = pos0 + r;
         const int64_t lim = s.causal ? std::min(nk, pos + 1 - kb) : nk;
-        if (lim <= 0) continue;
+        float* row = tile + r * kBk;
         const float* brow = bias ? bias + kb - pos : nullptr;
         float* acc = sc.acc.data() + r * hd;
 #ifdef ALM_X86_SIMD
         if (avx2) {
-          row_update_avx2(tile + r * kBk, lim, brow, vblk, p.kv_stride, hd, sc.m[size_t(r)], sc.l[size_t(r)], acc);
+          if (lim > 0) softmax_update_avx2(row, lim, n, brow, hd, sc.m[size_t(r)], sc.l[size_t(r)], acc);
+          else std::fill(row, row + n, 0.f);
           continue;
         }
 #endif
-        row_update_portable(tile + r * kBk, lim, brow, vblk, p.kv_stride, hd, sc.m[size_t(r)], sc.l[size_t(r)], acc);
+        if (lim > 0) row_update_portable(row, lim, brow, vblk, vs, hd, sc.m[size_t(r)], sc.l[size_t(r)], acc);
       }
+#ifdef ALM_X86_SIMD
+      if (avx2 && n > 0) pv_rows_avx2(tile, nb, n, vblk, vs, hd, sc.acc.data());
+#endif
     }
     for (int64_t r = 0; r < nb; ++r) {
       const float l = sc.l[size_t(r)];
@@ -353,9 +586,13 @@ void attention(const AttentionShape& shape, const float* q, int64_t Tq, int64_t 
   check_problem("attention", p);
   if (Tq == 0) return;
   const bool avx2 = simd_avx2_active();
-  const int64_t qchunk = std::min(Tq, kTaskQ), nqc = (Tq + qchunk - 1) / qchunk;
+  // Whole heads when there are enough of them to share out (K and V are then packed once per
+  // head); otherwise query chunks, a multiple of the query block, about four tasks per thread.
+  const int64_t want_chunks = (4 * int64_t(num_threads()) + shape.heads - 1) / shape.heads;
+  const int64_t nqc0 = std::min((Tq + kBq - 1) / kBq, std::max<int64_t>(1, want_chunks));
+  const int64_t qchunk = (((Tq + nqc0 - 1) / nqc0 + kBq - 1) / kBq) * kBq, nqc = (Tq + qchunk - 1) / qchunk;
   // Enough work per chunk (in multiply-adds) to be worth waking the pool for.
-  const int64_t task_work = std::max<int64_t>(1, qchunk * std::max<int64_t>(Tk, 1) * shape.head_dim);
+  const int64_t task_work = std::max<int64_t>(1, std::min(qchunk, Tq) * std::max<int64_t>(Tk, 1) * shape.head_dim);
   const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / task_work);
   // Later query chunks see more keys under a causal mask: hand them out first so that the cheap
   // ones fill the gaps at the end.

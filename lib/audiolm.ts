@@ -1,0 +1,789 @@
+/**
+ * The AudioLM pipeline: semantic → coarse acoustic → fine acoustic tokens → codec decoder.
+ * TypeScript plans each window (lib/stages.ts); the native sessions run every per-token loop.
+ */
+import { randomInt } from "node:crypto";
+import { join } from "node:path";
+
+import { Codec, type CodecCodes } from "./codec.js";
+import { AudioLMError, invalidArgument } from "./errors.js";
+import { type ModelConfig, checkComponents, readModelJson, stageCapacities } from "./model-json.js";
+import type { LoadOptions } from "./options.js";
+import type { GenerationProgress } from "./progress.js";
+import {
+  type Alignment,
+  type LevelCodes,
+  coarseLayout,
+  coarseOrigin,
+  coarsePrompt,
+  coarseRanges,
+  counterUniform,
+  dedupeConsecutive,
+  deriveSeed,
+  emptyCodes,
+  fineLayout,
+  fineOrigin,
+  finePrompt,
+  fineRanges,
+  nonCausalInput,
+  placeTokens,
+  sampleLogits,
+  semanticLayout,
+  semanticPrompt,
+  semanticRanges,
+  semanticSpan,
+  semanticTokensFor,
+  semanticValues,
+  sliceLevels,
+  windowHistory,
+  windowSizes,
+  windowSpan,
+} from "./stages.js";
+import { Transformer, type TransformerSession } from "./transformer.js";
+import type { SamplingOptions } from "./transformer-types.js";
+import { readWav } from "./wav.js";
+
+export type { LevelCodes } from "./stages.js";
+export type { GenerationProgress } from "./progress.js";
+
+const asyncDispose: symbol = (Symbol as unknown as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("nodejs.asyncDispose");
+
+/** Seconds of already-decoded audio given to the codec before each decoded piece. */
+const DECODE_CONTEXT_SECONDS = 1;
+/** Frames a stream holds back until later frames exist (a non-causal decoder looks ahead). */
+const STREAM_LOOKAHEAD_FRAMES = 4;
+const STAGE_SEMANTIC = 1;
+const STAGE_COARSE = 2;
+const STAGE_FINE = 3;
+
+/** Options shared by every generating call. */
+export interface RunOptions {
+  /** Rows generated together (default 1). */
+  batchSize?: number;
+  /** Row r uses seed + r (default: random). The same seed gives the same tokens and audio. */
+  seed?: number;
+  /** Called after each chunk of tokens with the stage's progress. */
+  onProgress?: (p: GenerationProgress) => void;
+  /** Aborts generation within one chunk; the call rejects with ERR_AUDIOLM_ABORTED. */
+  signal?: AbortSignal;
+  /** Tokens per native generate call (default 32): the granularity of progress and abort. */
+  chunkSize?: number;
+}
+
+/** Options of {@link AudioLM.generate} and {@link AudioLM.stream}. */
+export interface GenerateOptions extends RunOptions {
+  /** Default: `continuation` when a prompt is given, else `unconditional`. */
+  mode?: "unconditional" | "continuation" | "acoustic";
+  /** Prompt audio (mono at the codec's rate, or a WAV path). Its semantic tokens must come as `semanticPrompt` until the semantic tokenizer lands. */
+  prompt?: Float32Array | string;
+  /** Semantic tokens of the prompt (continuation) or of the whole output (acoustic); one array for all rows or one per row. */
+  semanticPrompt?: Int32Array | Int32Array[];
+  /** Acoustic prompt: a waveform at the codec's rate, or codes [levels ≥ Q, frames] (one for all rows or one per row; codec.encode output works). */
+  acousticPrompt?: Float32Array | LevelCodes | LevelCodes[] | CodecCodes;
+  /** Seconds of audio to generate (the continuation only, prompt excluded). Acoustic mode: defaults to the semantic tokens' duration. */
+  seconds?: number;
+  semantic?: SamplingOptions;
+  coarse?: SamplingOptions;
+  fine?: SamplingOptions;
+}
+
+/** What {@link AudioLM.generate} returns: per row, the generated part only. */
+export interface GenerateResult {
+  /** One waveform per row, exactly round(seconds · sampleRate) samples. */
+  audio: Float32Array[];
+  sampleRate: number;
+  /** The seed of each row. */
+  seeds: number[];
+  tokens: {
+    /** Semantic tokens of the output span (generated, or given in acoustic mode). */
+    semantic: Int32Array[];
+    /** Coarse codes [Q', frames]. */
+    coarse: LevelCodes[];
+    /** Fine codes [Q − Q', frames] (0 levels when the model has no fine stage). */
+    fine: LevelCodes[];
+  };
+}
+
+/** One piece of streamed audio: `audio[r]` continues row r; pieces concatenate to the whole output. */
+export interface StreamChunk {
+  audio: Float32Array[];
+  index: number;
+  sampleRate: number;
+}
+
+/** Options of {@link AudioLM.generateSemantic}. */
+export interface SemanticOptions extends RunOptions {
+  /** Semantic history (raw tokens in [0, K)); one for all rows or one per row. */
+  prompt?: Int32Array | Int32Array[];
+  /** Tokens to generate per row. */
+  count: number;
+  sampling?: SamplingOptions;
+}
+
+/** Options of {@link AudioLM.generateCoarse}. */
+export interface CoarseOptions extends RunOptions {
+  /** Semantic tokens (raw, in [0, K)) of the prompt and the output; one for all rows or one per row. */
+  semantic: Int32Array | Int32Array[];
+  /** Index in `semantic` that lines up with the first generated frame (default 0). */
+  semanticStart?: number;
+  /** Codes [≥ Q' levels, frames] of the audio before the output (its coarse levels are history). */
+  acousticPrompt?: LevelCodes | LevelCodes[];
+  /** Frames to generate (default: those the semantic tokens after `semanticStart` cover). */
+  frames?: number;
+  sampling?: SamplingOptions;
+}
+
+/** Options of {@link AudioLM.generateFine}. */
+export interface FineOptions extends RunOptions {
+  /** Coarse codes [≥ Q' levels, frames] of the output. */
+  coarse: LevelCodes | LevelCodes[];
+  /** Codes [≥ Q levels, frames] of the audio before the output (history). */
+  acousticPrompt?: LevelCodes | LevelCodes[];
+  sampling?: SamplingOptions;
+}
+
+/** Per-request state of abort, progress and the sessions to abort. */
+class Run {
+  readonly sessions = new Set<TransformerSession>();
+  readonly chunk: number;
+  /** Per stage: tokens counted toward `total`, tokens made, seconds spent (coarse and fine interleave). */
+  readonly #stages = new Map<string, { done: number; tokens: number; time: number }>();
+  readonly #onAbort = () => this.sessions.forEach((s) => s.abort());
+
+  constructor(readonly opts: RunOptions) {
+    this.chunk = opts.chunkSize ?? 32;
+    opts.signal?.addEventListener("abort", this.#onAbort);
+  }
+
+  check(): void {
+    if (this.opts.signal?.aborted) throw new AudioLMError("ERR_AUDIOLM_ABORTED", "generation was aborted", { cause: this.opts.signal.reason });
+  }
+
+  /** Awaits a native call, turning any failure after an abort into ERR_AUDIOLM_ABORTED. */
+  async call<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (err) {
+      this.check();
+      throw err;
+    }
+  }
+
+  /** Counts `tokens` of `stage` made in `seconds`, and reports the stage's progress. */
+  progress(stage: GenerationProgress["stage"], tokens: number, total: number, seconds: number): void {
+    let s = this.#stages.get(stage);
+    if (!s) this.#stages.set(stage, (s = { done: 0, tokens: 0, time: 0 }));
+    s.done = Math.min(total, s.done + tokens);
+    s.tokens += tokens;
+    s.time += seconds;
+    this.opts.onProgress?.({ stage, done: s.done, total, tokensPerSecond: s.time > 0 ? s.tokens / s.time : 0 });
+  }
+
+  close(): void {
+    this.opts.signal?.removeEventListener("abort", this.#onAbort);
+    this.sessions.forEach((s) => s.dispose());
+    this.sessions.clear();
+  }
+}
+
+/** One row of a request: its seed, prompts and code buffer (prompt frames, then output frames). */
+interface Row {
+  seed: number;
+  semantic: Int32Array;
+  /** Semantic index that lines up with frame `promptFrames` (the first output frame). */
+  semanticStart: number;
+  promptFrames: number;
+  codes: LevelCodes;
+}
+
+/** One array for all rows or one per row → exactly `batch` arrays, validated. */
+function perRow<T>(value: T | T[] | undefined, batch: number, name: string, check: (v: unknown, name: string) => T): T[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) {
+    const v = check(value, name);
+    return new Array<T>(batch).fill(v);
+  }
+  if (value.length !== 1 && value.length !== batch) invalidArgument(name, `one value or ${batch} (batchSize) values`, value);
+  const items = value.map((v, i) => check(v, `${name}[${i}]`));
+  return items.length === 1 ? new Array<T>(batch).fill(items[0]) : items;
+}
+
+interface Stages {
+  semantic: Transformer | null;
+  coarse: Transformer;
+  fine: Transformer | null;
+}
+
+/** A loaded AudioLM model: codec, semantic/coarse/fine transformer stages and their settings. */
+export class AudioLM {
+  readonly #config: ModelConfig;
+  #codec: Codec | null;
+  #stages: Stages | null;
+
+  private constructor(config: ModelConfig, codec: Codec, stages: Stages) {
+    this.#config = config;
+    this.#codec = codec;
+    this.#stages = stages;
+  }
+
+  /**
+   * Loads a model directory (model.json and its components; docs/model-format.md).
+   *
+   * @throws AudioLMError `ERR_AUDIOLM_IO` / `ERR_AUDIOLM_INVALID_MODEL` for a missing or invalid
+   *   manifest or component, or components that do not fit the manifest.
+   */
+  static async load(dir: string, opts?: LoadOptions): Promise<AudioLM> {
+    if (typeof dir !== "string" || dir.length === 0) invalidArgument("AudioLM.load dir", "a model directory path", dir);
+    const config = await readModelJson(dir);
+    const loaded: Array<Codec | Transformer> = [];
+    const track = <T extends Codec | Transformer>(p: Promise<T>) => p.then((x) => (loaded.push(x), x));
+    const c = config.components;
+    try {
+      const [codec, semantic, coarse, fine] = await Promise.all([
+        track(Codec.load(join(dir, c.codec), opts)),
+        c.semantic === null ? null : track(Transformer.load(join(dir, c.semantic), opts)),
+        track(Transformer.load(join(dir, c.coarse), opts)),
+        c.fine === null ? null : track(Transformer.load(join(dir, c.fine), opts)),
+      ]);
+      checkComponents(config, { codec, semantic: semantic?.config ?? null, coarse: coarse.config, fine: fine?.config ?? null }, join(dir, "model.json"));
+      return new AudioLM(config, codec, { semantic, coarse, fine });
+    } catch (err) {
+      await Promise.all(loaded.map((x) => x.dispose()));
+      throw err;
+    }
+  }
+
+  /** The parsed model.json. */
+  get config(): ModelConfig { return this.#config; }
+  /** The codec (owned by this model). */
+  get codec(): Codec { return this.#live().codec; }
+  /** Output sample rate in Hz. */
+  get sampleRate(): number { return this.#live().codec.sampleRate; }
+
+  #live(): { codec: Codec; stages: Stages } {
+    if (!this.#codec || !this.#stages) throw new AudioLMError("ERR_AUDIOLM_DISPOSED", "this AudioLM was disposed");
+    return { codec: this.#codec, stages: this.#stages };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Validation
+
+  #runOptions(o: RunOptions): { batch: number; seeds: number[] } {
+    const batch = o.batchSize ?? 1;
+    if (!Number.isInteger(batch) || batch < 1 || batch > 4096) invalidArgument("batchSize", "an integer from 1 to 4096", batch);
+    const seed = o.seed ?? randomInt(0, 2 ** 31);
+    if (!Number.isSafeInteger(seed) || seed < 0 || seed + batch > Number.MAX_SAFE_INTEGER) invalidArgument("seed", "a non-negative integer below 2^53", seed);
+    if (o.chunkSize !== undefined && (!Number.isInteger(o.chunkSize) || o.chunkSize < 1 || o.chunkSize > 1 << 16)) invalidArgument("chunkSize", "an integer from 1 to 65536", o.chunkSize);
+    if (o.onProgress !== undefined && typeof o.onProgress !== "function") invalidArgument("onProgress", "a function", o.onProgress);
+    if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) invalidArgument("signal", "an AbortSignal", o.signal);
+    return { batch, seeds: Array.from({ length: batch }, (_, r) => seed + r) };
+  }
+
+  #sampling(stage: "semantic" | "coarse" | "fine", given: SamplingOptions | undefined, name: string): SamplingOptions {
+    if (given !== undefined && (typeof given !== "object" || given === null)) invalidArgument(name, "sampling options { temperature, topK, topP }", given);
+    const s = { ...this.#config.sampling[stage], ...(given ?? {}) };
+    if (s.temperature !== undefined && (typeof s.temperature !== "number" || !Number.isFinite(s.temperature) || s.temperature < 0)) invalidArgument(`${name}.temperature`, "a number ≥ 0", s.temperature);
+    if (s.topK !== undefined && (!Number.isInteger(s.topK) || s.topK < 0)) invalidArgument(`${name}.topK`, "an integer ≥ 0", s.topK);
+    if (s.topP !== undefined && (typeof s.topP !== "number" || !(s.topP > 0 && s.topP <= 1))) invalidArgument(`${name}.topP`, "a number in (0, 1]", s.topP);
+    return s;
+  }
+
+  #semanticTokens = (v: unknown, name: string): Int32Array => {
+    const K = this.#config.semantic.codebookSize;
+    if (!(v instanceof Int32Array)) invalidArgument(name, "an Int32Array of semantic tokens", v);
+    for (let i = 0; i < v.length; i++) if (!(v[i] >= 0 && v[i] < K)) invalidArgument(`${name}[${i}]`, `a semantic token from 0 to ${K - 1}`, v[i]);
+    return v;
+  };
+
+  #codes = (levels: number) => (v: unknown, name: string): LevelCodes => {
+    const C = this.#config.acoustic.codebookSize;
+    const c = v as LevelCodes;
+    if (!c || typeof c !== "object" || !(c.data instanceof Int32Array) || !Array.isArray(c.shape) || c.shape.length !== 2) {
+      invalidArgument(name, "codes { data: Int32Array, shape: [levels, frames] }", v);
+    }
+    const [L, T] = c.shape;
+    if (!Number.isInteger(L) || !Number.isInteger(T) || L < levels || T < 0 || c.data.length !== L * T) {
+      invalidArgument(`${name}.shape`, `[levels ≥ ${levels}, frames] matching data`, c.shape);
+    }
+    for (let i = 0; i < levels * T; i++) if (!(c.data[i] >= 0 && c.data[i] < C)) invalidArgument(`${name} level ${Math.floor(i / T)} frame ${i % T}`, `a code from 0 to ${C - 1}`, c.data[i]);
+    return L === levels ? c : sliceLevels(c, 0, levels);
+  };
+
+  #acousticPrompt(v: GenerateOptions["acousticPrompt"], batch: number, levels: number): LevelCodes[] | undefined | Float32Array {
+    if (v === undefined || v instanceof Float32Array) return v;
+    const cc = v as CodecCodes;
+    if (!Array.isArray(v) && cc && Array.isArray(cc.shape) && cc.shape.length === 3 && cc.data instanceof Int32Array) {
+      const [B, L, T] = cc.shape;
+      if (cc.data.length !== B * L * T) invalidArgument("acousticPrompt.data", `${B * L * T} entries for shape [${cc.shape}]`, cc.data);
+      const items = Array.from({ length: B }, (_, b) => {
+        const t = cc.frames?.[b] ?? T;
+        const data = new Int32Array(L * t);
+        for (let l = 0; l < L; l++) data.set(cc.data.subarray((b * L + l) * T, (b * L + l) * T + t), l * t);
+        return { data, shape: [L, t] as [number, number] };
+      });
+      return perRow(items, batch, "acousticPrompt", this.#codes(levels));
+    }
+    return perRow(v as LevelCodes | LevelCodes[], batch, "acousticPrompt", this.#codes(levels));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Stage runners (all rows in lockstep: the same number of new items per window)
+
+  async #runSemantic(run: Run, rows: Array<{ seed: number; prompt: Int32Array }>, count: number, sampling: SamplingOptions): Promise<Int32Array[]> {
+    const model = this.#live().stages.semantic;
+    if (!model) throw new AudioLMError("ERR_AUDIOLM_UNSUPPORTED", "this model has no semantic stage; use mode \"acoustic\" with semanticPrompt tokens");
+    const layout = semanticLayout(this.#config);
+    const { window: W, hop, dedupe } = this.#config.semantic;
+    const ranges = semanticRanges(layout);
+    const histories = rows.map((r) => (dedupe ? dedupeConsecutive(r.prompt) : r.prompt));
+    const out = rows.map(() => [] as number[]);
+    const total = rows.length * count;
+    if (count === 0) return rows.map(() => new Int32Array(0));
+    const session = model.session({ batch: rows.length, capacity: stageCapacities(this.#config).semantic });
+    run.sessions.add(session);
+    const maxWindows = 4 * windowSizes(count, hop).length + 4; // a model that keeps repeating itself stops being deduplicated
+    try {
+      for (let k = 0; out.some((o) => o.length < count); k++) {
+        run.check();
+        const raw = dedupe && k >= maxWindows;
+        const n = dedupe ? hop : Math.min(hop, count - out[0].length);
+        const prompts = rows.map((_, r) => {
+          const seq = histories[r].length + out[r].length;
+          const h = windowHistory(seq, W, hop);
+          const all = Int32Array.from([...histories[r], ...out[r]]);
+          return semanticPrompt(layout, out[r].length >= count ? new Int32Array(0) : all.subarray(seq - h));
+        });
+        await run.call(session.prefill(prompts));
+        const seeds = rows.map((r) => deriveSeed(r.seed, STAGE_SEMANTIC, k));
+        for (let made = 0; made < n; ) {
+          run.check();
+          const steps = Math.min(run.chunk, n - made);
+          const t0 = performance.now();
+          const res = await run.call(session.generate({ steps, seeds, sampling, ranges }));
+          let kept = 0;
+          res.tokens.forEach((ids, r) => {
+            if (out[r].length >= count) return;
+            const vals = semanticValues(layout, ids);
+            const prev = out[r].length ? out[r][out[r].length - 1] : histories[r].length ? histories[r][histories[r].length - 1] : -1;
+            const add = dedupe && !raw ? dedupeConsecutive(vals, prev) : vals;
+            const before = out[r].length;
+            for (const v of add) if (out[r].length < count) out[r].push(v);
+            kept += out[r].length - before;
+          });
+          made += steps;
+          run.progress("semantic", kept, total, (performance.now() - t0) / 1000);
+        }
+      }
+    } finally {
+      run.sessions.delete(session);
+      session.dispose();
+    }
+    return out.map((o) => Int32Array.from(o));
+  }
+
+  /** Coarse windows over rows' code buffers; `advance()` runs one window and returns the frames made so far. */
+  #coarseRunner(run: Run, rows: Row[], frames: number, sampling: SamplingOptions) {
+    const model = this.#live().stages.coarse;
+    const m = this.#config;
+    const layout = coarseLayout(m);
+    const { acousticFrames: Fa, semanticFrames: Fs, hop } = m.coarse.window;
+    const sizes = windowSizes(frames, hop);
+    const Q = layout.levels;
+    const total = rows.length * frames * Q;
+    let k = 0;
+    let made = 0;
+    return {
+      done: () => k >= sizes.length,
+      made: () => made,
+      advance: async (): Promise<number> => {
+        const n = sizes[k];
+        const spans = rows.map((r) => windowSpan(r.promptFrames + made, n, Fa, hop));
+        const origins: number[] = [];
+        const prompts = rows.map((r, i) => {
+          const al: Alignment = { semanticAt: r.semanticStart, frameAt: r.promptFrames, semanticRate: m.semantic.rate, acousticRate: m.acoustic.rate };
+          const s = semanticSpan(al, spans[i].start, spans[i].end, r.semantic.length, Fs);
+          origins.push(coarseOrigin(s.to - s.from));
+          return coarsePrompt(layout, r.semantic.subarray(s.from, s.to), r.codes, spans[i].start, spans[i].known);
+        });
+        await this.#generateWindow(run, model, "coarse", prompts, n * Q, total, {
+          seeds: rows.map((r) => deriveSeed(r.seed, STAGE_COARSE, k)),
+          sampling,
+          ranges: coarseRanges(layout, origins),
+          place: (r, ids, index) => placeTokens(rows[r].codes, ids, index, spans[r].known, Q, 0, layout.acousticOffset, layout.codebookSize),
+        });
+        made += n;
+        k++;
+        return made;
+      },
+    };
+  }
+
+  /** Fine windows; `advance(available)` runs every window whose coarse frames exist. */
+  #fineRunner(run: Run, rows: Row[], frames: number, sampling: SamplingOptions) {
+    const m = this.#config;
+    const model = this.#live().stages.fine;
+    const sizes = m.fine && model ? windowSizes(frames, m.fine.window.hop) : [];
+    let k = 0;
+    let made = 0;
+    const advance = async (available: number): Promise<number> => {
+      if (!m.fine || !model) return (made = available); // no fine stage: coarse frames are complete
+      while (k < sizes.length && made + sizes[k] <= available) {
+        const n = sizes[k];
+        const { frames: Ff, hop } = m.fine!.window;
+        const spans = rows.map((r) => windowSpan(r.promptFrames + made, n, Ff, hop));
+        if (m.fine!.mode === "nonCausal") await this.#nonCausalWindow(run, model!, rows, spans, sampling, frames);
+        else {
+          const layout = fineLayout(m);
+          const Qf = layout.fineLevels;
+          await this.#generateWindow(run, model!, "fine", rows.map((r, i) => finePrompt(layout, r.codes, spans[i].start, spans[i].known, spans[i].end)), n * Qf, rows.length * frames * Qf, {
+            seeds: rows.map((r) => deriveSeed(r.seed, STAGE_FINE, k)),
+            sampling,
+            ranges: fineRanges(layout, spans.map((s) => fineOrigin(layout, s.end - s.start))),
+            place: (r, ids, index) => placeTokens(rows[r].codes, ids, index, spans[r].known, Qf, layout.coarseLevels, layout.fineOffset, layout.codebookSize),
+          });
+        }
+        made += n;
+        k++;
+      }
+      return made;
+    };
+    return { advance, made: () => made };
+  }
+
+  /** Prefills a session with the window prompts and samples `count` tokens per row in chunks. */
+  async #generateWindow(
+    run: Run,
+    model: Transformer,
+    stage: "coarse" | "fine",
+    prompts: Int32Array[],
+    count: number,
+    total: number,
+    w: { seeds: number[]; sampling: SamplingOptions; ranges: ReturnType<typeof coarseRanges>; place: (row: number, ids: Int32Array, index: number) => void },
+  ): Promise<void> {
+    run.check();
+    const caps = stageCapacities(this.#config);
+    const session = model.session({ batch: prompts.length, capacity: stage === "coarse" ? caps.coarse : caps.fine });
+    run.sessions.add(session);
+    try {
+      await run.call(session.prefill(prompts));
+      for (let made = 0; made < count; ) {
+        run.check();
+        const steps = Math.min(run.chunk, count - made);
+        const t0 = performance.now();
+        const res = await run.call(session.generate({ steps, seeds: w.seeds, sampling: w.sampling, ranges: w.ranges }));
+        res.tokens.forEach((ids, r) => w.place(r, ids, made));
+        made += steps;
+        run.progress(stage, steps * prompts.length, total, (performance.now() - t0) / 1000);
+      }
+    } finally {
+      run.sessions.delete(session);
+      session.dispose();
+    }
+  }
+
+  /** One non-causal (Bark-style) fine window: a full pass per fine level, sampled here in TypeScript. */
+  async #nonCausalWindow(run: Run, model: Transformer, rows: Row[], spans: ReturnType<typeof windowSpan>[], sampling: SamplingOptions, frames: number): Promise<void> {
+    const { coarseLevels: Qc, fineLevels: Qf, codebookSize: C } = this.#config.acoustic;
+    const V = model.config.outputSize;
+    for (let l = Qc; l < Qc + Qf; l++) {
+      run.check();
+      const t0 = performance.now();
+      const logits = await run.call(model.logits(rows.map((r, i) => nonCausalInput(r.codes, spans[i].start, spans[i].end, l, Qc + Qf)), { head: l - Qc }));
+      let n = 0;
+      rows.forEach((r, i) => {
+        const T = r.codes.shape[1];
+        const seed = deriveSeed(r.seed, STAGE_FINE, l);
+        for (let f = spans[i].known; f < spans[i].end; f++) {
+          const row = logits[i].subarray((f - spans[i].start) * V, (f - spans[i].start + 1) * V);
+          r.codes.data[l * T + f] = sampleLogits(row, 0, C, sampling, counterUniform(seed, f));
+          n++;
+        }
+      });
+      run.progress("fine", n, rows.length * frames * Qf, (performance.now() - t0) / 1000);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The whole pipeline
+
+  /** Validates a request and builds its rows; runs the semantic stage. */
+  async #prepare(o: GenerateOptions, run: Run) {
+    if (!o || typeof o !== "object") invalidArgument("options", "an object", o);
+    const m = this.#config;
+    const { codec } = this.#live();
+    const { batch, seeds } = this.#runOptions(o);
+    const hasPrompt = o.prompt !== undefined || o.semanticPrompt !== undefined || o.acousticPrompt !== undefined;
+    const mode = o.mode ?? (hasPrompt ? "continuation" : "unconditional");
+    if (!["unconditional", "continuation", "acoustic"].includes(mode)) invalidArgument("mode", '"unconditional", "continuation" or "acoustic"', mode);
+    if (mode === "unconditional" && hasPrompt) invalidArgument(o.prompt !== undefined ? "prompt" : o.semanticPrompt !== undefined ? "semanticPrompt" : "acousticPrompt", "no prompt in unconditional mode", o.prompt ?? o.semanticPrompt ?? o.acousticPrompt);
+    if (o.seconds !== undefined || mode !== "acoustic") {
+      if (typeof o.seconds !== "number" || !Number.isFinite(o.seconds) || o.seconds <= 0 || o.seconds > 86400) invalidArgument("seconds", "a positive number of seconds", o.seconds);
+    }
+    const sampling = { semantic: this.#sampling("semantic", o.semantic, "semantic"), coarse: this.#sampling("coarse", o.coarse, "coarse"), fine: this.#sampling("fine", o.fine, "fine") };
+    const Q = m.acoustic.coarseLevels + m.acoustic.fineLevels;
+    if (o.prompt !== undefined && o.acousticPrompt !== undefined) invalidArgument("acousticPrompt", "nothing when prompt is given (the prompt is the acoustic prompt)", o.acousticPrompt);
+    if (o.prompt !== undefined && !(o.prompt instanceof Float32Array) && (typeof o.prompt !== "string" || o.prompt === "")) invalidArgument("prompt", "a Float32Array or a WAV path", o.prompt);
+    let semanticPrompts = perRow(o.semanticPrompt, batch, "semanticPrompt", this.#semanticTokens);
+    if (semanticPrompts?.some((s) => s.length === 0)) invalidArgument("semanticPrompt", "non-empty Int32Arrays of semantic tokens", o.semanticPrompt);
+    if (o.prompt !== undefined && semanticPrompts === undefined) {
+      throw new AudioLMError(
+        "ERR_AUDIOLM_UNSUPPORTED",
+        "prompt audio needs its semantic tokens, and the semantic tokenizer is not available in this version: pass them as semanticPrompt " +
+          "(e.g. HuBERT + k-means tokens made elsewhere) together with the prompt, or give acousticPrompt and semanticPrompt",
+      );
+    }
+    if (mode !== "unconditional" && semanticPrompts === undefined) {
+      invalidArgument("semanticPrompt", `semantic tokens (${mode} mode needs them; the semantic tokenizer is not available yet)`, undefined);
+    }
+    let acoustic = this.#acousticPrompt(o.acousticPrompt, batch, Q);
+    let wave: Float32Array | undefined = acoustic instanceof Float32Array ? acoustic : undefined;
+    if (typeof o.prompt === "string") wave = (await readWav(o.prompt, { sampleRate: codec.sampleRate })).samples;
+    else if (o.prompt instanceof Float32Array) wave = o.prompt;
+    if (wave) {
+      if (wave.length === 0) invalidArgument(o.prompt !== undefined ? "prompt" : "acousticPrompt", "a non-empty waveform", wave);
+      const enc = await codec.encode(wave, { quantizers: Q });
+      acoustic = new Array<LevelCodes>(batch).fill({ data: enc.data, shape: [Q, enc.shape[2]] });
+    }
+    const acousticPrompts = acoustic as LevelCodes[] | undefined;
+
+    const hop = codec.hopLength;
+    let seconds = o.seconds;
+    if (mode === "acoustic") {
+      const have = Math.min(...semanticPrompts!.map((s) => s.length));
+      seconds ??= have / m.semantic.rate;
+      const need = semanticTokensFor(Math.ceil((seconds * codec.sampleRate) / hop), m.semantic.rate, m.acoustic.rate);
+      if (have + 1 < need) invalidArgument("semanticPrompt", `${need} semantic tokens for ${seconds} s (acoustic mode)`, semanticPrompts!.find((s) => s.length === have));
+    }
+    const samples = Math.round(seconds! * codec.sampleRate);
+    if (samples < 1) invalidArgument("seconds", "at least one sample's worth of seconds", seconds);
+    const frames = Math.ceil(samples / hop);
+    const count = semanticTokensFor(frames, m.semantic.rate, m.acoustic.rate);
+
+    run.check();
+    let semanticOut: Int32Array[];
+    if (mode === "acoustic") semanticOut = semanticPrompts!.map((s) => s.subarray(0, Math.min(count, s.length)));
+    else {
+      semanticPrompts ??= new Array<Int32Array>(batch).fill(new Int32Array(0));
+      const prompts = (semanticPrompts = semanticPrompts.map((p) => (m.semantic.dedupe ? dedupeConsecutive(p) : p)));
+      semanticOut = await this.#runSemantic(run, prompts.map((prompt, r) => ({ seed: seeds[r], prompt })), count, sampling.semantic);
+    }
+    const rows = this.#rows(seeds, acousticPrompts, Q, frames, (r) =>
+      mode === "acoustic"
+        ? { semantic: semanticOut[r], semanticStart: 0 }
+        : { semantic: Int32Array.from([...semanticPrompts![r], ...semanticOut[r]]), semanticStart: semanticPrompts![r].length },
+    );
+    return { rows, frames, samples, seeds, sampling, semanticOut };
+  }
+
+  /** Runs coarse and fine windows, yielding the number of output frames whose codes are complete. */
+  async *#acousticStages(run: Run, rows: Row[], frames: number, sampling: { coarse: SamplingOptions; fine: SamplingOptions }): AsyncGenerator<number> {
+    const coarse = this.#coarseRunner(run, rows, frames, sampling.coarse);
+    const fine = this.#fineRunner(run, rows, frames, sampling.fine);
+    while (!coarse.done()) {
+      const available = await coarse.advance();
+      const before = fine.made();
+      const done = await fine.advance(available);
+      if (done > before) yield done;
+    }
+    if ((await fine.advance(frames)) < frames) throw new AudioLMError("ERR_AUDIOLM_INTERNAL", "fine stage did not finish");
+  }
+
+  /** Decodes output frames [from, to) of each row with up to DECODE_CONTEXT_SECONDS of earlier frames; returns samples from `from`. */
+  async #decodeRange(rows: Row[], from: number, to: number): Promise<Float32Array[]> {
+    const { codec } = this.#live();
+    const ctx = Math.ceil(DECODE_CONTEXT_SECONDS * codec.frameRate);
+    const starts = rows.map((r) => Math.max(0, r.promptFrames + from - ctx));
+    const ends = rows.map((r) => r.promptFrames + to);
+    const Q = rows[0].codes.shape[0];
+    const T = Math.max(...ends.map((e, i) => e - starts[i]));
+    const data = new Int32Array(rows.length * Q * T).fill(-1);
+    rows.forEach((r, b) => {
+      const RT = r.codes.shape[1];
+      for (let l = 0; l < Q; l++) data.set(r.codes.data.subarray(l * RT + starts[b], l * RT + ends[b]), (b * Q + l) * T);
+    });
+    const audio = await codec.decode({ data, shape: [rows.length, Q, T], frames: ends.map((e, i) => e - starts[i]) });
+    return audio.map((a, b) => a.subarray((rows[b].promptFrames + from - starts[b]) * codec.hopLength));
+  }
+
+  /**
+   * Generates audio: the semantic stage (unless mode is `acoustic`), then coarse and fine acoustic
+   * tokens in sliding windows, then the codec decoder.
+   *
+   * @returns One waveform per row of exactly round(seconds · sampleRate) samples (the
+   *   continuation only, without the prompt), with the tokens behind it.
+   * @throws AudioLMError `ERR_AUDIOLM_INVALID_ARGUMENT` naming a bad option, `ERR_AUDIOLM_ABORTED`
+   *   when `signal` aborts, `ERR_AUDIOLM_UNSUPPORTED` for prompt audio without semantic tokens.
+   */
+  async generate(opts: GenerateOptions): Promise<GenerateResult> {
+    this.#live();
+    const run = new Run(opts ?? {});
+    try {
+      run.check();
+      const req = await this.#prepare(opts, run);
+      for await (const _ of this.#acousticStages(run, req.rows, req.frames, req.sampling));
+      run.check();
+      const audio = await this.#decodeRange(req.rows, 0, req.frames);
+      const { coarseLevels: Qc, fineLevels: Qf } = this.#config.acoustic;
+      return {
+        audio: audio.map((a) => a.slice(0, req.samples)),
+        sampleRate: this.sampleRate,
+        seeds: req.seeds,
+        tokens: {
+          semantic: req.semanticOut,
+          coarse: req.rows.map((r) => sliceLevels(r.codes, 0, Qc, r.promptFrames)),
+          fine: req.rows.map((r) => sliceLevels(r.codes, Qc, Qc + Qf, r.promptFrames)),
+        },
+      };
+    } finally {
+      run.close();
+    }
+  }
+
+  /**
+   * Generates like {@link generate} and yields audio as windows finish: the semantic stage runs
+   * first in full; then after each coarse window, the fine windows it enables run and the newly
+   * complete frames are decoded (with 1 s of earlier frames as decoder context, holding back the
+   * last few frames until later ones exist). Pieces of a row concatenate to exactly
+   * round(seconds · sampleRate) samples.
+   */
+  async *stream(opts: GenerateOptions): AsyncGenerator<StreamChunk> {
+    this.#live();
+    const run = new Run(opts ?? {});
+    try {
+      run.check();
+      const req = await this.#prepare(opts, run);
+      const hop = this.codec.hopLength;
+      let emitted = 0;
+      let index = 0;
+      const emit = async (framesDone: number, final: boolean): Promise<StreamChunk | null> => {
+        const upto = final ? req.samples : Math.min(req.samples, Math.max(0, framesDone - STREAM_LOOKAHEAD_FRAMES) * hop);
+        if (upto <= emitted) return null;
+        const from = Math.floor(emitted / hop);
+        const audio = await this.#decodeRange(req.rows, from, framesDone);
+        const chunk = { audio: audio.map((a) => a.slice(emitted - from * hop, upto - from * hop)), index: index++, sampleRate: this.sampleRate };
+        emitted = upto;
+        return chunk;
+      };
+      for await (const done of this.#acousticStages(run, req.rows, req.frames, req.sampling)) {
+        run.check();
+        const chunk = await emit(done, false);
+        if (chunk) yield chunk;
+      }
+      run.check();
+      const last = await emit(req.frames, true);
+      if (last) yield last;
+    } finally {
+      run.close();
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Token-level entry points
+
+  /** Generates `count` semantic tokens per row after an optional semantic prompt (raw tokens in [0, K)). */
+  async generateSemantic(opts: SemanticOptions): Promise<Int32Array[]> {
+    if (!opts || typeof opts !== "object") invalidArgument("options", "an object", opts);
+    const { batch, seeds } = this.#runOptions(opts);
+    if (!Number.isInteger(opts.count) || opts.count < 1) invalidArgument("count", "a positive integer", opts.count);
+    const sampling = this.#sampling("semantic", opts.sampling, "sampling");
+    const prompts = perRow(opts.prompt, batch, "prompt", this.#semanticTokens) ?? new Array<Int32Array>(batch).fill(new Int32Array(0));
+    const run = new Run(opts);
+    try {
+      run.check();
+      return await this.#runSemantic(run, prompts.map((prompt, r) => ({ seed: seeds[r], prompt })), opts.count, sampling);
+    } finally {
+      run.close();
+    }
+  }
+
+  /** Generates coarse codes [Q', frames] per row from semantic tokens (and optional acoustic history). */
+  async generateCoarse(opts: CoarseOptions): Promise<LevelCodes[]> {
+    if (!opts || typeof opts !== "object") invalidArgument("options", "an object", opts);
+    const m = this.#config;
+    const { batch, seeds } = this.#runOptions(opts);
+    const semantic = perRow(opts.semantic, batch, "semantic", this.#semanticTokens);
+    if (!semantic) invalidArgument("semantic", "an Int32Array of semantic tokens", opts.semantic);
+    const start = opts.semanticStart ?? 0;
+    if (!Number.isInteger(start) || start < 0 || semantic.some((s) => s.length <= start)) invalidArgument("semanticStart", "an index inside every semantic array", start);
+    const prompts = perRow(opts.acousticPrompt, batch, "acousticPrompt", this.#codes(m.acoustic.coarseLevels));
+    const frames = opts.frames ?? Math.floor(((Math.min(...semantic.map((s) => s.length)) - start) * m.acoustic.rate) / m.semantic.rate + 1e-9);
+    if (!Number.isInteger(frames) || frames < 1) invalidArgument("frames", "a positive integer", frames);
+    const sampling = this.#sampling("coarse", opts.sampling, "sampling");
+    const rows = this.#rows(seeds, prompts, m.acoustic.coarseLevels, frames, (r) => ({ semantic: semantic[r], semanticStart: start }));
+    const run = new Run(opts);
+    try {
+      const coarse = this.#coarseRunner(run, rows, frames, sampling);
+      while (!coarse.done()) await coarse.advance();
+      return rows.map((r) => sliceLevels(r.codes, 0, m.acoustic.coarseLevels, r.promptFrames));
+    } finally {
+      run.close();
+    }
+  }
+
+  /** Generates fine codes [Q − Q', frames] per row from coarse codes (and optional full-code history). */
+  async generateFine(opts: FineOptions): Promise<LevelCodes[]> {
+    if (!opts || typeof opts !== "object") invalidArgument("options", "an object", opts);
+    const m = this.#config;
+    const { coarseLevels: Qc, fineLevels: Qf } = m.acoustic;
+    if (Qf === 0) throw new AudioLMError("ERR_AUDIOLM_UNSUPPORTED", "this model has no fine stage");
+    const { batch, seeds } = this.#runOptions(opts);
+    const coarse = perRow(opts.coarse, batch, "coarse", this.#codes(Qc));
+    if (!coarse) invalidArgument("coarse", "coarse codes { data, shape: [levels, frames] }", opts.coarse);
+    const frames = coarse[0].shape[1];
+    if (frames < 1 || coarse.some((c) => c.shape[1] !== frames)) invalidArgument("coarse", `codes of ${frames} ≥ 1 frames for every row`, opts.coarse);
+    const prompts = perRow(opts.acousticPrompt, batch, "acousticPrompt", this.#codes(Qc + Qf));
+    const sampling = this.#sampling("fine", opts.sampling, "sampling");
+    const rows = this.#rows(seeds, prompts, Qc + Qf, frames, () => ({ semantic: new Int32Array(0), semanticStart: 0 }));
+    rows.forEach((r, i) => {
+      const T = r.codes.shape[1];
+      for (let l = 0; l < Qc; l++) r.codes.data.set(coarse[i].data.subarray(l * frames, (l + 1) * frames), l * T + r.promptFrames);
+    });
+    const run = new Run(opts);
+    try {
+      await this.#fineRunner(run, rows, frames, sampling).advance(frames);
+      return rows.map((r) => sliceLevels(r.codes, Qc, Qc + Qf, r.promptFrames));
+    } finally {
+      run.close();
+    }
+  }
+
+  #rows(seeds: number[], prompts: LevelCodes[] | undefined, levels: number, frames: number, extra: (r: number) => Pick<Row, "semantic" | "semanticStart">): Row[] {
+    const Q = this.#config.acoustic.coarseLevels + this.#config.acoustic.fineLevels;
+    return seeds.map((seed, r) => {
+      const p = prompts?.[r] ?? emptyCodes(levels, 0);
+      const Tp = p.shape[1];
+      const codes = emptyCodes(Q, Tp + frames);
+      for (let l = 0; l < levels; l++) codes.data.set(p.data.subarray(l * Tp, (l + 1) * Tp), l * (Tp + frames));
+      return { seed, promptFrames: Tp, codes, ...extra(r) };
+    });
+  }
+
+  /** Decodes codes [Q, frames] (coarse and fine levels together) to one waveform per item. */
+  async decode(codes: LevelCodes | LevelCodes[], opts: { lengths?: number[] } = {}): Promise<Float32Array[]> {
+    const { codec } = this.#live();
+    const items = Array.isArray(codes) ? codes : [codes];
+    if (items.length === 0) invalidArgument("codes", "codes or a non-empty array of codes", codes);
+    const Q = this.#config.acoustic.coarseLevels + this.#config.acoustic.fineLevels;
+    const checked = items.map((c, i) => this.#codes(Q)(c, Array.isArray(codes) ? `codes[${i}]` : "codes"));
+    const T = Math.max(...checked.map((c) => c.shape[1]));
+    if (T < 1) invalidArgument("codes", "codes with at least one frame", codes);
+    const data = new Int32Array(items.length * Q * T).fill(-1);
+    checked.forEach((c, b) => {
+      for (let l = 0; l < Q; l++) data.set(c.data.subarray(l * c.shape[1], (l + 1) * c.shape[1]), (b * Q + l) * T);
+    });
+    return codec.decode({ data, shape: [items.length, Q, T], frames: checked.map((c) => c.shape[1]) }, opts);
+  }
+
+  /** Frees the codec and the stages. Idempotent; later calls throw ERR_AUDIOLM_DISPOSED. */
+  async dispose(): Promise<void> {
+    const stages = this.#stages;
+    const codec = this.#codec;
+    this.#stages = null;
+    this.#codec = null;
+    await Promise.all([codec?.dispose(), stages?.semantic?.dispose(), stages?.coarse.dispose(), stages?.fine?.dispose()]);
+  }
+
+  async [asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}
