@@ -10,7 +10,7 @@ import { Codec } from "./codec.js";
 import { convertEncodec } from "./convert/encodec.js";
 import { AudioLMError } from "./errors.js";
 import { native, packageRoot } from "./native.js";
-import { npyToInt32, readNpy, writeNpy } from "./npy.js";
+import { npyToInt32, readNpy, writeNpy, writeNpz } from "./npy.js";
 import { createProgressBar } from "./progress.js";
 import { readWav, writeWav } from "./wav.js";
 
@@ -32,7 +32,7 @@ Run \`audiolm <command> --help\` for a command's options.`,
   generate: `Usage: audiolm generate -o OUT.wav [-m MODEL_DIR] [--seconds N] [--batch B] [--seed S] [--mode MODE]
                         [--prompt IN.wav] [--semantic-prompt TOKENS.npy] [--acoustic-prompt CODES.npy]
                         [--temperature-semantic X] [--temperature-coarse X] [--temperature-fine X]
-                        [--tokens-out DIR] [--pcm16] [--progress] [--threads N] [--json]
+                        [--tokens-out DIR|FILE.npz] [--pcm16] [--progress] [--threads N] [--json]
 
 Generates audio with an AudioLM model directory (model.json and its components). With --batch B > 1
 the rows are written to OUT-0.wav … OUT-(B−1).wav (row r uses seed S + r).
@@ -52,7 +52,7 @@ the rows are written to OUT-0.wav … OUT-(B−1).wav (row r uses seed S + r).
   --temperature-semantic X   sampling temperature of a stage (0 = greedy; default: model.json)
   --temperature-coarse X
   --temperature-fine X
-  --tokens-out DIR           also write the tokens: semantic.npy [B, T], coarse.npy [B, Q', frames],
+  --tokens-out DIR|X.npz     also write the tokens (a directory of .npy files or one .npz): semantic.npy [B, T], coarse.npy [B, Q', frames],
                              fine.npy [B, Q − Q', frames]
   --progress                 progress bar on stderr even when it is not a terminal
   --pcm16                    write 16-bit PCM
@@ -153,7 +153,6 @@ async function cmdGenerate(argv: string[]): Promise<void> {
     throw new AudioLMError("ERR_AUDIOLM_IO", `no default model at ${modelDir} (it is not installed in this version); pass -m MODEL_DIR`);
   }
   const tokensOut = values["tokens-out"] as string | undefined;
-  if (tokensOut !== undefined && tokensOut.endsWith(".npz")) throw new UsageError("--tokens-out takes a directory (.npz output is not supported yet)");
   const batchSize = num(values.batch, "batch") ?? 1;
   const temperature = (stage: string) => {
     const t = num(values[`temperature-${stage}`], `temperature-${stage}`);
@@ -199,7 +198,8 @@ async function cmdGenerate(argv: string[]): Promise<void> {
     const outputs = result.audio.map((_, r) => rowPath(output, r, result.audio.length));
     for (let r = 0; r < outputs.length; r++) await writeWav(outputs[r], result.audio[r], result.sampleRate, { format: values.pcm16 ? "s16" : "f32" });
     if (tokensOut !== undefined) {
-      await mkdir(tokensOut, { recursive: true });
+      const asNpz = tokensOut.endsWith(".npz");
+      const arrays: Record<string, { data: Int32Array; shape: number[] }> = {};
       const B = result.audio.length;
       const stack = (items: Array<{ data: Int32Array; shape: [number, number] }>) => {
         const [L, T] = items[0].shape;
@@ -210,10 +210,13 @@ async function cmdGenerate(argv: string[]): Promise<void> {
       const sem = result.tokens.semantic;
       const semData = new Int32Array(B * sem[0].length);
       sem.forEach((s, r) => semData.set(s, r * sem[0].length));
-      await writeNpy(join(tokensOut, "semantic.npy"), semData, [B, sem[0].length]);
-      for (const name of ["coarse", "fine"] as const) {
-        const s = stack(result.tokens[name]);
-        await writeNpy(join(tokensOut, `${name}.npy`), s.data, s.shape);
+      arrays.semantic = { data: semData, shape: [B, sem[0].length] };
+      for (const name of ["coarse", "fine"] as const) arrays[name] = stack(result.tokens[name]);
+      if (asNpz) {
+        await writeNpz(tokensOut, arrays);
+      } else {
+        await mkdir(tokensOut, { recursive: true });
+        for (const [name, a] of Object.entries(arrays)) await writeNpy(join(tokensOut, `${name}.npy`), a.data, a.shape);
       }
     }
     const audioSeconds = result.audio[0].length / result.sampleRate;

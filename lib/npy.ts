@@ -7,6 +7,7 @@
  * data starts at a multiple of 64 bytes.
  */
 import { readFile, writeFile } from "node:fs/promises";
+import { crc32 as zlibCrc32 } from "node:zlib";
 import { AudioLMError, describe, invalidArgument } from "./errors.js";
 import { openZip } from "./zip.js";
 
@@ -374,4 +375,59 @@ export async function writeNpy(path: string, data: NpyData | Uint8ClampedArray, 
   } catch (err) {
     throw ioError("write .npy file", path, err);
   }
+}
+
+/**
+ * Encodes named arrays as an `.npz` archive (a zip of `.npy` files, stored uncompressed), as
+ * `numpy.savez` writes it. Names get a `.npy` suffix unless they have one.
+ */
+export function encodeNpz(arrays: Map<string, { data: NpyData; shape: readonly number[] }> | Record<string, { data: NpyData; shape: readonly number[] }>): Uint8Array {
+  const entries = arrays instanceof Map ? [...arrays.entries()] : Object.entries(arrays);
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const [rawName, arr] of entries) {
+    const name = Buffer.from(rawName.endsWith(".npy") ? rawName : `${rawName}.npy`, "utf8");
+    const body = Buffer.from(encodeNpy(arr.data, arr.shape));
+    const crc = zlibCrc32(body) >>> 0;
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4); // version needed
+    local.writeUInt16LE(0, 6); // flags
+    local.writeUInt16LE(0, 8); // stored
+    local.writeUInt32LE(0, 10); // time/date
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(body.length, 18);
+    local.writeUInt32LE(body.length, 22);
+    local.writeUInt16LE(name.length, 26);
+    local.writeUInt16LE(0, 28);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(0, 8);
+    central.writeUInt16LE(0, 10);
+    central.writeUInt32LE(0, 12);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(body.length, 20);
+    central.writeUInt32LE(body.length, 24);
+    central.writeUInt16LE(name.length, 28);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, name, body);
+    centrals.push(central, name);
+    offset += local.length + name.length + body.length;
+  }
+  const cd = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(cd.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return new Uint8Array(Buffer.concat([...locals, cd, end]));
+}
+
+/** Writes named arrays to an `.npz` file (see encodeNpz). */
+export async function writeNpz(path: string, arrays: Parameters<typeof encodeNpz>[0]): Promise<void> {
+  await writeFile(path, encodeNpz(arrays));
 }

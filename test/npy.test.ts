@@ -297,3 +297,17 @@ describe("decodeNpy / decodeNpz: fuzzing", () => {
     }
   });
 });
+
+describe("npz writing", () => {
+  it("round-trips through our reader and matches numpy.savez's layout (stored entries with CRCs)", async () => {
+    const { encodeNpz, decodeNpz } = await import("../lib/npy.js");
+    const a = Int32Array.from({ length: 12 }, (_, i) => i * 7 - 30);
+    const b = Float32Array.from({ length: 5 }, (_, i) => Math.sin(i + 0.5));
+    const bytes = encodeNpz({ semantic: { data: a, shape: [3, 4] }, "x.npy": { data: b, shape: [5] } });
+    const back = decodeNpz(bytes);
+    expect([...back.keys()].sort()).toEqual(["semantic", "x"]);
+    expect(back.get("semantic")!.shape).toEqual([3, 4]);
+    expect([...(back.get("semantic")!.data as Int32Array)]).toEqual([...a]);
+    expect([...(back.get("x")!.data as Float32Array)]).toEqual([...b]);
+  });
+});

@@ -82,19 +82,10 @@ Scratch& scratch_for(int64_t hd) {
   return s;
 }
 
-// Rows `stride` apart are separate pages to the hardware prefetchers when the stride is a few
-// KiB, so the packing loops ask for rows a little ahead themselves.
-constexpr int64_t kPrefetchRows = 4;
-inline void prefetch_row(const float* src, int64_t stride, int64_t i, int64_t n, int64_t hd) {
-  if (i >= n) return;
-  for (int64_t d = 0; d < hd; d += 16) __builtin_prefetch(src + i * stride + d);
-}
-
 // Copies n rows of hd floats, `stride` apart, into dst back to back.
 const float* pack_rows(const float* src, int64_t stride, int64_t n, int64_t hd, std::vector<float>& dst) {
   if (dst.size() < size_t(n * hd)) dst.resize(size_t(n * hd));
   for (int64_t i = 0; i < n; ++i) {
-    prefetch_row(src, stride, i + kPrefetchRows, n, hd);
     std::copy(src + i * stride, src + i * stride + hd, dst.data() + i * hd);
   }
   return dst.data();
@@ -109,7 +100,6 @@ const float* pack_panels(const float* src, int64_t stride, int64_t n, int64_t hd
     float* out = dst.data() + pnl * kPanel * hd;
     for (int64_t c = 0; c < kPanel; ++c) {
       const int64_t j = pnl * kPanel + c;
-      prefetch_row(src, stride, j + kPrefetchRows, n, hd);
       if (j < n)
         for (int64_t d = 0; d < hd; ++d) out[d * kPanel + c] = src[j * stride + d];
       else
@@ -277,7 +267,11 @@ ALM_AVX2 void qk_tile_avx2(const float* q, int64_t qs, const float* k, int64_t k
   }
   for (; r < nb; ++r) {
     int64_t c = 0;
-    for (; c + 8 <= nk; c += 8) qk_1x8(q + r * qs, k + c * ks, ks, hd8, sv, tile + r * kBk + c);
+    for (; c + 8 <= nk; c += 8) {
+      for (int64_t cc = c + 16; cc < std::min(nk, c + 24); ++cc)
+        for (int64_t d = 0; d < hd; d += 16) _mm_prefetch(reinterpret_cast<const char*>(k + cc * ks + d), _MM_HINT_T0);
+      qk_1x8(q + r * qs, k + c * ks, ks, hd8, sv, tile + r * kBk + c);
+    }
     for (; c < nk; ++c) qk_rx1(q + r * qs, qs, 1, k + c * ks, hd8, scale, tile + r * kBk + c);
   }
   if (hd8 == hd) return;
