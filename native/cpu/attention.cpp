@@ -1,13 +1,14 @@
 // Attention as an online softmax over blocks of keys (the FlashAttention recurrence): for a block
 // of queries, each block of keys gives a small score tile; every query row keeps its running max
 // m, normaliser l and unnormalised output, rescaled by exp(m_old - m_new) when the max grows. So
-// memory per head is one tile, not Tq x Tk, and a causal query block stops at its last visible
-// key, so masked keys cost nothing beyond the one diagonal block.
+// memory per head is one tile plus a copy of its K and V, never Tq x Tk, and a causal query
+// block stops at its last visible key: masked keys cost nothing beyond the diagonal block.
 //
-// The score tile is q.k over head_dim: both operands are contiguous along head_dim, so the AVX2
-// kernel holds 8 accumulators (4 queries x 2 keys for prefill, 1 query x 8 keys for decode) and
-// folds all 8 horizontal sums into one vector with three rounds of hadd. The weighted sum of V
-// broadcasts each probability against rows of V with the output row chunk held in registers.
+// With several query rows (prefill), K is copied into panels of 16 keys laid out [dim][key], so
+// the AVX2 score kernel broadcasts one q value against 16 keys per step (4 rows x 16 keys of
+// accumulators, no horizontal sums), and V into contiguous rows, so that p.V feeds four rows from
+// each load. A single query row (decode) reads K and V where they are: every key is used once,
+// so copying would only add traffic; its kernel sums 8 keys at a time along head_dim.
 #include "cpu/attention.h"
 
 #include <algorithm>
@@ -69,7 +70,8 @@ void check_problem(const char* name, const Problem& p) {
                 ")");
 }
 
-// Per-thread buffers, grown on demand: the tile, the output accumulators and m, l per row.
+// Per-thread buffers, grown on demand: the tile, the output accumulators, m and l per row, and
+// the packed copies of a query block and of the head's visible K and V.
 struct Scratch {
   std::vector<float> tile, acc, m, l, qpack, kpack, vpack;
 };
@@ -85,9 +87,7 @@ Scratch& scratch_for(int64_t hd) {
 // Copies n rows of hd floats, `stride` apart, into dst back to back.
 const float* pack_rows(const float* src, int64_t stride, int64_t n, int64_t hd, std::vector<float>& dst) {
   if (dst.size() < size_t(n * hd)) dst.resize(size_t(n * hd));
-  for (int64_t i = 0; i < n; ++i) {
-    std::copy(src + i * stride, src + i * stride + hd, dst.data() + i * hd);
-  }
+  for (int64_t i = 0; i < n; ++i) std::copy(src + i * stride, src + i * stride + hd, dst.data() + i * hd);
   return dst.data();
 }
 
@@ -197,35 +197,6 @@ ALM_AVX2 inline __m256 hsum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 
 // The kernels below name their accumulators one by one: with an array of __m256, GCC keeps the
 // array in memory and stores every accumulator on every iteration.
 
-// Scores of 4 query rows x 2 keys over the first hd8 dims (a multiple of 8).
-ALM_AVX2 inline void qk_4x2(const float* q, int64_t qs, const float* k, int64_t ks, int64_t hd8, __m256 scale,
-                            float* tile) {
-  const float *q0 = q, *q1 = q + qs, *q2 = q + 2 * qs, *q3 = q + 3 * qs, *k0 = k, *k1 = k + ks;
-  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-  for (int64_t d = 0; d < hd8; d += 8) {
-    const __m256 b0 = _mm256_loadu_ps(k0 + d), b1 = _mm256_loadu_ps(k1 + d);
-    __m256 x = _mm256_loadu_ps(q0 + d);
-    a00 = _mm256_fmadd_ps(x, b0, a00);
-    a01 = _mm256_fmadd_ps(x, b1, a01);
-    x = _mm256_loadu_ps(q1 + d);
-    a10 = _mm256_fmadd_ps(x, b0, a10);
-    a11 = _mm256_fmadd_ps(x, b1, a11);
-    x = _mm256_loadu_ps(q2 + d);
-    a20 = _mm256_fmadd_ps(x, b0, a20);
-    a21 = _mm256_fmadd_ps(x, b1, a21);
-    x = _mm256_loadu_ps(q3 + d);
-    a30 = _mm256_fmadd_ps(x, b0, a30);
-    a31 = _mm256_fmadd_ps(x, b1, a31);
-  }
-  // Lanes: (row 0: key 0, key 1), (row 1: ...), ...; each pair goes to its tile row.
-  const __m256 s = _mm256_mul_ps(hsum8(a00, a01, a10, a11, a20, a21, a30, a31), scale);
-  const __m128 lo = _mm256_castps256_ps128(s), hi = _mm256_extractf128_ps(s, 1);
-  _mm_storel_pi(reinterpret_cast<__m64*>(tile), lo);
-  _mm_storeh_pi(reinterpret_cast<__m64*>(tile + kBk), lo);
-  _mm_storel_pi(reinterpret_cast<__m64*>(tile + 2 * kBk), hi);
-  _mm_storeh_pi(reinterpret_cast<__m64*>(tile + 3 * kBk), hi);
-}
-
 // Scores of 1 query row x 8 keys (the decode shape).
 ALM_AVX2 inline void qk_1x8(const float* q, const float* k, int64_t ks, int64_t hd8, __m256 scale, float* tile) {
   const float *k0 = k, *k1 = k + ks, *k2 = k + 2 * ks, *k3 = k + 3 * ks, *k4 = k + 4 * ks, *k5 = k + 5 * ks,
@@ -245,43 +216,28 @@ ALM_AVX2 inline void qk_1x8(const float* q, const float* k, int64_t ks, int64_t 
   _mm256_storeu_ps(tile, _mm256_mul_ps(hsum8(a0, a1, a2, a3, a4, a5, a6, a7), scale));
 }
 
-// Scores of `rows` query rows x 1 key: the edges of the tile.
-ALM_AVX2 inline void qk_rx1(const float* q, int64_t qs, int64_t rows, const float* k, int64_t hd8, float scale,
-                            float* tile) {
-  for (int64_t r = 0; r < rows; ++r) {
-    __m256 a = _mm256_setzero_ps();
-    for (int64_t d = 0; d < hd8; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + r * qs + d), _mm256_loadu_ps(k + d), a);
-    tile[r * kBk] = hsum(a) * scale;
-  }
-}
-
+// Scores of the few query rows of a decode step, straight from the strided K rows.
 ALM_AVX2 void qk_tile_avx2(const float* q, int64_t qs, const float* k, int64_t ks, int64_t nb, int64_t nk,
                            int64_t hd, float scale, float* tile) {
   const int64_t hd8 = hd & ~int64_t(7);
   const __m256 sv = _mm256_set1_ps(scale);
-  int64_t r = 0;
-  for (; r + 4 <= nb; r += 4) {
+  for (int64_t r = 0; r < nb; ++r) {
+    const float* qr = q + r * qs;
+    float* out = tile + r * kBk;
     int64_t c = 0;
-    for (; c + 2 <= nk; c += 2) qk_4x2(q + r * qs, qs, k + c * ks, ks, hd8, sv, tile + r * kBk + c);
-    if (c < nk) qk_rx1(q + r * qs, qs, 4, k + c * ks, hd8, scale, tile + r * kBk + c);
-  }
-  for (; r < nb; ++r) {
-    int64_t c = 0;
-    for (; c + 8 <= nk; c += 8) {
-      for (int64_t cc = c + 16; cc < std::min(nk, c + 24); ++cc)
-        for (int64_t d = 0; d < hd; d += 16) _mm_prefetch(reinterpret_cast<const char*>(k + cc * ks + d), _MM_HINT_T0);
-      qk_1x8(q + r * qs, k + c * ks, ks, hd8, sv, tile + r * kBk + c);
+    for (; c + 8 <= nk; c += 8) qk_1x8(qr, k + c * ks, ks, hd8, sv, out + c);
+    for (; c < nk; ++c) {
+      __m256 a = _mm256_setzero_ps();
+      for (int64_t d = 0; d < hd8; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(qr + d), _mm256_loadu_ps(k + c * ks + d), a);
+      out[c] = hsum(a) * scale;
     }
-    for (; c < nk; ++c) qk_rx1(q + r * qs, qs, 1, k + c * ks, hd8, scale, tile + r * kBk + c);
-  }
-  if (hd8 == hd) return;
-  // head_dim not a multiple of 8: the last few dims, scalar.
-  for (r = 0; r < nb; ++r)
-    for (int64_t c = 0; c < nk; ++c) {
-      float s = 0.f;
-      for (int64_t d = hd8; d < hd; ++d) s += q[r * qs + d] * k[c * ks + d];
-      tile[r * kBk + c] += scale * s;
+    // head_dim not a multiple of 8: the last few dims, scalar.
+    for (c = 0; hd8 < hd && c < nk; ++c) {
+      float sum = 0.f;
+      for (int64_t d = hd8; d < hd; ++d) sum += qr[d] * k[c * ks + d];
+      out[c] += scale * sum;
     }
+  }
 }
 
 // Scores from packed K panels: 4 query rows x 16 keys per step, q broadcast one dim at a time,
@@ -315,23 +271,16 @@ ALM_AVX2 inline void qk_panel_4x16(const float* q, int64_t qs, const float* pane
   _mm256_storeu_ps(tile + 3 * kBk + 8, _mm256_mul_ps(a31, scale));
 }
 
+// The rows of a query block past a multiple of 4.
 ALM_AVX2 inline void qk_panel_1x16(const float* q, const float* panel, int64_t hd, __m256 scale, float* tile) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0;  // two chains per half: d even, d odd
-  int64_t d = 0;
-  for (; d + 2 <= hd; d += 2) {
-    const __m256 x = _mm256_broadcast_ss(q + d), y = _mm256_broadcast_ss(q + d + 1);
-    a0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(panel + d * kPanel), a0);
-    a1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(panel + d * kPanel + 8), a1);
-    c0 = _mm256_fmadd_ps(y, _mm256_loadu_ps(panel + (d + 1) * kPanel), c0);
-    c1 = _mm256_fmadd_ps(y, _mm256_loadu_ps(panel + (d + 1) * kPanel + 8), c1);
-  }
-  if (d < hd) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+  for (int64_t d = 0; d < hd; ++d) {
     const __m256 x = _mm256_broadcast_ss(q + d);
     a0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(panel + d * kPanel), a0);
     a1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(panel + d * kPanel + 8), a1);
   }
-  _mm256_storeu_ps(tile, _mm256_mul_ps(_mm256_add_ps(a0, c0), scale));
-  _mm256_storeu_ps(tile + 8, _mm256_mul_ps(_mm256_add_ps(a1, c1), scale));
+  _mm256_storeu_ps(tile, _mm256_mul_ps(a0, scale));
+  _mm256_storeu_ps(tile + 8, _mm256_mul_ps(a1, scale));
 }
 
 // The score tile from a contiguous q block (row stride qs) and the panels of this key block;
@@ -416,28 +365,19 @@ ALM_AVX2 void softmax_update_avx2(float* row, int64_t lim, int64_t n, const floa
   }
   // Probabilities in place; lanes past lim become exactly 0.
   const __m256 mn = _mm256_set1_ps(m_new);
-  __m256 s0 = _mm256_setzero_ps(), s1 = s0;
-  int64_t j = 0;
-  for (; j + 16 <= full; j += 16) {
-    const __m256 e0 = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j), mn));
-    const __m256 e1 = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j + 8), mn));
-    _mm256_storeu_ps(row + j, e0);
-    _mm256_storeu_ps(row + j + 8, e1);
-    s0 = _mm256_add_ps(s0, e0);
-    s1 = _mm256_add_ps(s1, e1);
-  }
-  for (; j < full; j += 8) {
+  __m256 sum = _mm256_setzero_ps();
+  for (int64_t j = 0; j < full; j += 8) {
     const __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j), mn));
     _mm256_storeu_ps(row + j, e);
-    s0 = _mm256_add_ps(s0, e);
+    sum = _mm256_add_ps(sum, e);
   }
   if (tail) {
     const __m256 e = _mm256_and_ps(exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + full), mn)), tmask);
     _mm256_storeu_ps(row + full, e);
-    s1 = _mm256_add_ps(s1, e);
+    sum = _mm256_add_ps(sum, e);
   }
   const float corr = m == m_new ? 1.f : std::exp(m - m_new);
-  l = l * corr + hsum(_mm256_add_ps(s0, s1));
+  l = l * corr + hsum(sum);
   m = m_new;
   if (corr != 1.f) {
     const __m256 c = _mm256_set1_ps(corr);
@@ -517,10 +457,13 @@ void run_head(const Problem& p, int64_t h, int64_t i0, int64_t i1, bool avx2) {
   // Rows of q, k and v lie heads * head_dim apart: with 16 heads of 64 that is 4 KiB, so a block
   // of key rows maps onto a few L1 sets and evicts itself before the next query row reuses it.
   // When several query rows will reuse them, the visible keys and each query block are copied
-  // back to back first; the copy costs a fraction of one pass over them.
-  const bool pack = avx2 && i1 - i0 >= kPackRows;
+  // back to back first; the copy costs under a tenth of the work that reads it.
+  const bool pack = i1 - i0 >= kPackRows;
   const int64_t kmax = s.causal ? std::min(p.Tk, p.q_pos0 + i1) : p.Tk;
-  const float* kpanels = pack ? pack_panels(kh, p.kv_stride, kmax, hd, sc.kpack) : nullptr;
+  // The AVX2 kernel takes K as panels; the portable one as plain rows.
+  const float* kpanels = pack && avx2 ? pack_panels(kh, p.kv_stride, kmax, hd, sc.kpack) : nullptr;
+  const float* kbase = pack && !avx2 ? pack_rows(kh, p.kv_stride, kmax, hd, sc.kpack) : kh;
+  const int64_t ks = pack ? hd : p.kv_stride;
   const float* vbase = pack ? pack_rows(vh, p.kv_stride, kmax, hd, sc.vpack) : vh;
   const int64_t vs = pack ? hd : p.kv_stride;
   for (int64_t b0 = i0; b0 < i1; b0 += kBq) {
@@ -530,15 +473,16 @@ void run_head(const Problem& p, int64_t h, int64_t i0, int64_t i1, bool avx2) {
     std::fill(sc.l.begin(), sc.l.begin() + nb, 0.f);
     std::fill(sc.acc.begin(), sc.acc.begin() + nb * hd, 0.f);
     const float* qblk = pack ? pack_rows(qh + b0 * qs, qs, nb, hd, sc.qpack) : qh + b0 * qs;
+    const int64_t qstride = pack ? hd : qs;
     for (int64_t kb = 0; kb < kend; kb += kBk) {
       const int64_t nk = std::min(kBk, kend - kb);
       const float* vblk = vbase + kb * vs;
 #ifdef ALM_X86_SIMD
-      if (pack) qk_tile_panels_avx2(qblk, hd, kpanels + kb * hd, nb, nk, hd, s.scale, tile);
-      else if (avx2) qk_tile_avx2(qblk, qs, kh + kb * p.kv_stride, p.kv_stride, nb, nk, hd, s.scale, tile);
+      if (kpanels) qk_tile_panels_avx2(qblk, qstride, kpanels + kb * hd, nb, nk, hd, s.scale, tile);
+      else if (avx2) qk_tile_avx2(qblk, qstride, kbase + kb * ks, ks, nb, nk, hd, s.scale, tile);
       else
 #endif
-        qk_tile_portable(qblk, qs, kh + kb * p.kv_stride, p.kv_stride, nb, nk, hd, s.scale, tile);
+        qk_tile_portable(qblk, qstride, kbase + kb * ks, ks, nb, nk, hd, s.scale, tile);
       // Keys of this block that the block's last (most advanced) query row sees.
       const int64_t n = s.causal ? std::max<int64_t>(0, std::min(nk, pos0 + nb - kb)) : nk;
       for (int64_t r = 0; r < nb; ++r) {
@@ -718,6 +662,8 @@ int64_t t5_relative_bucket(int64_t relative_position, bool bidirectional, int64_
     n = std::max<int64_t>(-relative_position, 0);
   }
   const int64_t max_exact = num_buckets / 2;
+  ALM_CHECK_ARG(max_distance > max_exact, "t5_relative_bucket: max_distance ", max_distance,
+                " must exceed the exact buckets (", max_exact, ")");
   if (n < max_exact) return ret + n;
   // As torch: float32 tensor ops (n.float() / max_exact, log, / a Python double, * an int), each
   // rounded to float, then .to(long) truncation. The double log(max_distance / max_exact) is

@@ -33,7 +33,11 @@ struct Cand {
 static_assert(sizeof(Cand) == 2 * sizeof(float), "Cand must pack into two floats");
 
 // The fixed order: descending logit (so descending probability), then ascending id.
-inline bool before(const Cand& a, const Cand& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); }
+// A function object rather than a function, so that std::sort and std::nth_element inline it.
+struct Before {
+  bool operator()(const Cand& a, const Cand& b) const { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); }
+};
+constexpr Before before{};
 
 // Integer weight of a logit given the maximum over the allowed tokens and the temperature.
 struct Weigher {
@@ -42,8 +46,10 @@ struct Weigher {
   uint64_t operator()(float logit) const {
     // An infinite maximum: the +inf tokens share all the probability.
     if (max == std::numeric_limits<float>::infinity()) return logit == max ? uint64_t(kWeightOne) : 0;
-    const double w = std::exp((double(logit) - double(max)) / temperature);  // in [0, 1]
-    return uint64_t(w * kWeightOne + 0.5);
+    const double x = (double(logit) - double(max)) / temperature;  // <= 0
+    // exp(-28) * 2^38 < 0.5 rounds to 0 anyway: skip the exp for the long tail of a vocabulary.
+    if (x < -28.0) return 0;
+    return uint64_t(std::exp(x) * kWeightOne + 0.5);
   }
 };
 
@@ -59,21 +65,47 @@ uint64_t scaled_target(double u, uint64_t total) {
   return (hi << 11) | (lo >> 53);
 }
 
-// Keeps the shortest prefix of `order` (already in the fixed order) whose weight reaches top_p of
+// The candidates in the fixed order, sorted only as far as someone looks: the first access past
+// the sorted prefix selects the next chunk (nth_element) and sorts just that, the chunk growing
+// fourfold each time. The probability mass sits at the top, so a draw usually looks at a few
+// dozen tokens and the cost stays near one linear pass instead of a full sort.
+struct LazyOrder {
+  Cand* c;
+  int64_t n;
+  int64_t sorted = 0;
+  int64_t chunk = 32;
+  const Cand& operator[](int64_t i) {
+    while (i >= sorted) {
+      const int64_t end = std::min(n, sorted + chunk);
+      if (end < n) std::nth_element(c + sorted, c + end, c + n, before);
+      std::sort(c + sorted, c + end, before);
+      sorted = end;
+      chunk *= 4;
+    }
+    return c[i];
+  }
+};
+
+// The reference's view of its fully sorted candidates, with the same indexing.
+struct SortedPairs {
+  const std::vector<std::pair<float, int32_t>>& v;
+  Cand operator[](int64_t i) const { return {v[size_t(i)].first, float(v[size_t(i)].second)}; }
+};
+
+// Keeps the shortest prefix of `order` (indexed in the fixed order) whose weight reaches top_p of
 // the total; returns its length and sets total to its weight.
-template <typename It, typename GetLogit>
-int64_t top_p_prefix(It first, int64_t n, float top_p, const Weigher& weigh, const GetLogit& logit_of,
-                     uint64_t& total) {
+template <typename Order>
+int64_t top_p_prefix(Order& order, int64_t n, float top_p, const Weigher& weigh, uint64_t& total) {
   const double threshold = double(top_p) * double(total);
   uint64_t cum = 0;
   for (int64_t i = 0; i < n; ++i) {
-    cum += weigh(logit_of(first[i]));
+    cum += weigh(order[i].logit);
     if (double(cum) >= threshold) {
       total = cum;
       return i + 1;
     }
   }
-  return n;  // rounding left the threshold just above the total: keep everything
+  return n;  // not reached: the full sum is the total, and top_p < 1
 }
 
 void check_common(const char* name, const float* logits, int64_t V, const SampleParams& params,
@@ -134,39 +166,20 @@ int32_t sample_token(const float* logits, int64_t V, const SampleParams& params,
   if (params.temperature <= 0.f) return int32_t(best->id);
   const Weigher weigh{best->logit, double(params.temperature)};
 
-  int64_t sorted = 0;  // c[0, sorted) is in the fixed order and precedes everything after it
   if (params.top_k > 0 && params.top_k < n) {
     std::nth_element(c, c + params.top_k, c + n, before);
     n = params.top_k;
-    std::sort(c, c + n, before);
-    sorted = n;
   }
   uint64_t total = 0;
   for (int64_t i = 0; i < n; ++i) total += weigh(c[i].logit);
-  if (params.top_p < 1.f) {
-    if (sorted < n) std::sort(c, c + n, before);
-    sorted = n;
-    n = top_p_prefix(c, n, params.top_p, weigh, [](const Cand& x) { return x.logit; }, total);
-  }
+  LazyOrder order{c, n};
+  if (params.top_p < 1.f) n = top_p_prefix(order, n, params.top_p, weigh, total);
   const uint64_t target = scaled_target(u, total);
-
-  // Walk in the fixed order. Without a sorted prefix, select it a growing chunk at a time: the
-  // mass sits at the top, so usually the first chunk of 32 holds the answer.
   uint64_t cum = 0;
-  int64_t pos = 0, chunk = 32;
-  while (pos < n) {
-    int64_t end = n;
-    if (pos >= sorted) {
-      end = std::min(n, pos + chunk);
-      if (end < n) std::nth_element(c + pos, c + end, c + n, before);
-      std::sort(c + pos, c + end, before);
-      chunk *= 4;
-    }
-    for (int64_t i = pos; i < end; ++i) {
-      cum += weigh(c[i].logit);
-      if (cum > target) return int32_t(c[i].id);
-    }
-    pos = end;
+  for (int64_t i = 0; i < n; ++i) {
+    const Cand& x = order[i];
+    cum += weigh(x.logit);
+    if (cum > target) return int32_t(x.id);
   }
   fail(ErrorKind::Internal, "sample_token: the inverse CDF walk ran past the kept tokens");
 }
@@ -194,9 +207,8 @@ int32_t sample_token_ref(const float* logits, int64_t V, const SampleParams& par
   uint64_t total = 0;
   for (const auto& o : order) total += weigh(o.first);
   int64_t n = int64_t(order.size());
-  if (params.top_p < 1.f)
-    n = top_p_prefix(order.begin(), n, params.top_p, weigh,
-                     [](const std::pair<float, int32_t>& x) { return x.first; }, total);
+  SortedPairs sorted{order};
+  if (params.top_p < 1.f) n = top_p_prefix(sorted, n, params.top_p, weigh, total);
   const uint64_t target = scaled_target(u, total);
   uint64_t cum = 0;
   for (int64_t i = 0; i < n; ++i) {

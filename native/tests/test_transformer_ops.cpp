@@ -256,6 +256,12 @@ TEST(attention_zero_lengths) {
   EXPECT(out[0] == 5.f);  // nothing to write
   attention(shape, q.data(), 1, 0, nullptr, nullptr, 0, 16, nullptr, 0, 0, out.data());
   for (float x : out) EXPECT(x == 0.f);  // no keys: zeros
+  // The same with enough queries to take the packed (prefill) path.
+  std::vector<float> q5(5 * 16, 1.f), out5(q5.size(), 5.f);
+  for_each_isa([&] {
+    attention(shape, q5.data(), 5, 0, nullptr, nullptr, 0, 16, nullptr, 0, 0, out5.data());
+    for (float x : out5) EXPECT(x == 0.f);
+  });
 }
 
 TEST(attention_argument_errors) {
@@ -378,6 +384,7 @@ TEST(t5_buckets_match_torch) {
                                                 ", torch " + std::to_string(kT5Causal[rel + 300]));
   }
   EXPECT_THROWS_CODE(t5_relative_bucket(1, true, 0, 128), kBadArg);
+  EXPECT_THROWS_CODE(t5_relative_bucket(1, true, 32, 8), kBadArg);
 }
 
 // ---------------------------------------------------------------------------------------------
