@@ -87,9 +87,38 @@ export interface NativeTransformer {
   dispose(): void;
 }
 
+export interface NativeSemanticTokenizerConfig {
+  frontend: "hubert" | "mfcc";
+  /** Input sample rate (Hz). */
+  sampleRate: number;
+  /** Tokens per second (sampleRate / hopLength). */
+  frameRate: number;
+  /** Samples per token. */
+  hopLength: number;
+  /** The shortest input (samples) that makes one token; shorter input is rejected. */
+  minSamples: number;
+  /** k-means centroids: the token vocabulary. */
+  clusters: number;
+  /** HuBERT encoder layer whose output is clustered (0: after the encoder's input norm); 0 for mfcc. */
+  layer: number;
+  /** Width of the clustered features (HuBERT hidden size, or 39 for MFCC). */
+  featureDim: number;
+  weightBytes: number;
+}
+
+export interface NativeSemanticTokenizer {
+  config(): NativeSemanticTokenizerConfig;
+  /** One Int32Array of tokens per waveform (16 kHz mono, at least minSamples, finite). */
+  tokenize(waveforms: Float32Array[]): Promise<Int32Array[]>;
+  /** The clustered features per waveform, [frames × dim] row-major. */
+  features(waveforms: Float32Array[]): Promise<Array<{ data: Float32Array; frames: number; dim: number }>>;
+  dispose(): void;
+}
+
 export interface NativeAddon {
   loadTransformer(path: string): Promise<NativeTransformer>;
   info(): NativeInfo;
   setThreads(n: number): number;
   loadCodec(path: string): Promise<NativeCodec>;
+  loadSemanticTokenizer(path: string): Promise<NativeSemanticTokenizer>;
 }

@@ -40,6 +40,8 @@ import {
   windowSpan,
 } from "./stages.js";
 import { Transformer, type TransformerSession } from "./transformer.js";
+import { resample } from "./resample.js";
+import { SemanticTokenizer } from "./semantic-tokenizer.js";
 import type { SamplingOptions } from "./transformer-types.js";
 import { readWav } from "./wav.js";
 
@@ -219,11 +221,13 @@ export class AudioLM {
   readonly #config: ModelConfig;
   #codec: Codec | null;
   #stages: Stages | null;
+  #tokenizer: SemanticTokenizer | null;
 
-  private constructor(config: ModelConfig, codec: Codec, stages: Stages) {
+  private constructor(config: ModelConfig, codec: Codec, stages: Stages, tokenizer: SemanticTokenizer | null) {
     this.#config = config;
     this.#codec = codec;
     this.#stages = stages;
+    this.#tokenizer = tokenizer;
   }
 
   /**
@@ -235,18 +239,28 @@ export class AudioLM {
   static async load(dir: string, opts?: LoadOptions): Promise<AudioLM> {
     if (typeof dir !== "string" || dir.length === 0) invalidArgument("AudioLM.load dir", "a model directory path", dir);
     const config = await readModelJson(dir);
-    const loaded: Array<Codec | Transformer> = [];
-    const track = <T extends Codec | Transformer>(p: Promise<T>) => p.then((x) => (loaded.push(x), x));
+    const loaded: Array<Codec | Transformer | SemanticTokenizer> = [];
+    const track = <T extends Codec | Transformer | SemanticTokenizer>(p: Promise<T>) => p.then((x) => (loaded.push(x), x));
     const c = config.components;
     try {
-      const [codec, semantic, coarse, fine] = await Promise.all([
+      const [codec, semantic, coarse, fine, tokenizer] = await Promise.all([
         track(Codec.load(join(dir, c.codec), opts)),
         c.semantic === null ? null : track(Transformer.load(join(dir, c.semantic), opts)),
         track(Transformer.load(join(dir, c.coarse), opts)),
         c.fine === null ? null : track(Transformer.load(join(dir, c.fine), opts)),
+        c.semanticTokenizer === null ? null : track(SemanticTokenizer.load(join(dir, c.semanticTokenizer), opts)),
       ]);
       checkComponents(config, { codec, semantic: semantic?.config ?? null, coarse: coarse.config, fine: fine?.config ?? null }, join(dir, "model.json"));
-      return new AudioLM(config, codec, { semantic, coarse, fine });
+      if (tokenizer) {
+        const where = join(dir, "model.json");
+        if (tokenizer.clusters !== config.semantic.codebookSize) {
+          throw new AudioLMError("ERR_AUDIOLM_INVALID_MODEL", `${where}: the semantic tokenizer has ${tokenizer.clusters} clusters but semantic.codebookSize is ${config.semantic.codebookSize}`);
+        }
+        if (Math.abs(tokenizer.frameRate - config.semantic.rate) > 0.01 * config.semantic.rate) {
+          throw new AudioLMError("ERR_AUDIOLM_INVALID_MODEL", `${where}: the semantic tokenizer makes ${tokenizer.frameRate} tokens/s but semantic.rate is ${config.semantic.rate}`);
+        }
+      }
+      return new AudioLM(config, codec, { semantic, coarse, fine }, tokenizer);
     } catch (err) {
       await Promise.all(loaded.map((x) => x.dispose()));
       throw err;
@@ -526,14 +540,23 @@ export class AudioLM {
     let semanticPrompts = perRow(o.semanticPrompt, batch, "semanticPrompt", this.#semanticTokens);
     if (semanticPrompts?.some((s) => s.length === 0)) invalidArgument("semanticPrompt", "non-empty Int32Arrays of semantic tokens", o.semanticPrompt);
     if (o.prompt !== undefined && semanticPrompts === undefined) {
-      throw new AudioLMError(
-        "ERR_AUDIOLM_UNSUPPORTED",
-        "prompt audio needs its semantic tokens, and the semantic tokenizer is not available in this version: pass them as semanticPrompt " +
-          "(e.g. HuBERT + k-means tokens made elsewhere) together with the prompt, or give acousticPrompt and semanticPrompt",
-      );
+      const tokenizer = this.#tokenizer;
+      if (!tokenizer) {
+        throw new AudioLMError(
+          "ERR_AUDIOLM_UNSUPPORTED",
+          "prompt audio needs its semantic tokens, and this model has no semantic tokenizer (components.semanticTokenizer): pass them as semanticPrompt " +
+            "together with the prompt, or give acousticPrompt and semanticPrompt",
+        );
+      }
+      const audio = typeof o.prompt === "string"
+        ? (await readWav(o.prompt, { sampleRate: tokenizer.sampleRate })).samples
+        : o.prompt.length > 0 ? resample(o.prompt, codec.sampleRate, tokenizer.sampleRate) : o.prompt;
+      if (audio.length === 0) invalidArgument("prompt", "a non-empty waveform", o.prompt);
+      const tokens = await run.call(tokenizer.tokenize(audio));
+      semanticPrompts = new Array<Int32Array>(batch).fill(tokens);
     }
     if (mode !== "unconditional" && semanticPrompts === undefined) {
-      invalidArgument("semanticPrompt", `semantic tokens (${mode} mode needs them; the semantic tokenizer is not available yet)`, undefined);
+      invalidArgument("semanticPrompt", `semantic tokens or prompt audio (${mode} mode needs them)`, undefined);
     }
     let acoustic = this.#acousticPrompt(o.acousticPrompt, batch, Q);
     let wave: Float32Array | undefined = acoustic instanceof Float32Array ? acoustic : undefined;
@@ -778,9 +801,11 @@ export class AudioLM {
   async dispose(): Promise<void> {
     const stages = this.#stages;
     const codec = this.#codec;
+    const tokenizer = this.#tokenizer;
     this.#stages = null;
     this.#codec = null;
-    await Promise.all([codec?.dispose(), stages?.semantic?.dispose(), stages?.coarse.dispose(), stages?.fine?.dispose()]);
+    this.#tokenizer = null;
+    await Promise.all([codec?.dispose(), stages?.semantic?.dispose(), stages?.coarse.dispose(), stages?.fine?.dispose(), tokenizer?.dispose()]);
   }
 
   async [asyncDispose](): Promise<void> {

@@ -8,10 +8,13 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { AudioLM, type GenerateOptions } from "./audiolm.js";
 import { Codec } from "./codec.js";
 import { convertEncodec } from "./convert/encodec.js";
+import { convertHubert } from "./convert/hubert.js";
+import { convertKmeans } from "./convert/kmeans.js";
 import { AudioLMError } from "./errors.js";
 import { native, packageRoot } from "./native.js";
 import { npyToInt32, readNpy, writeNpy, writeNpz } from "./npy.js";
 import { createProgressBar } from "./progress.js";
+import { SemanticTokenizer } from "./semantic-tokenizer.js";
 import { readWav, writeWav } from "./wav.js";
 
 class UsageError extends Error {}
@@ -26,7 +29,10 @@ Commands:
   info                      build, backends and devices
   codec encode IN.wav       waveform → RVQ codes (.npy)
   codec decode CODES.npy    RVQ codes → waveform (.wav)
+  tokenize IN.wav           waveform → semantic tokens (.npy)
   convert encodec SRC       EnCodec checkpoint → codec component (.safetensors)
+  convert hubert SRC        HuBERT checkpoint + k-means → semantic tokenizer (.safetensors)
+  convert kmeans SRC        k-means centroids (sklearn joblib or .npy) → component
 
 Run \`audiolm <command> --help\` for a command's options.`,
   generate: `Usage: audiolm generate -o OUT.wav [-m MODEL_DIR] [--seconds N] [--batch B] [--seed S] [--mode MODE]
@@ -42,8 +48,8 @@ the rows are written to OUT-0.wav … OUT-(B−1).wav (row r uses seed S + r).
   --seconds N                seconds to generate (default 5; a continuation excludes the prompt)
   --mode MODE                unconditional | continuation | acoustic (default: continuation when a
                              prompt is given, else unconditional)
-  --prompt IN.wav            prompt audio, encoded by the codec as the acoustic prompt; its semantic
-                             tokens must come with --semantic-prompt until the semantic tokenizer lands
+  --prompt IN.wav            prompt audio: encoded by the codec (acoustic prompt) and by the model's
+                             semantic tokenizer (unless --semantic-prompt gives the tokens)
   --semantic-prompt F.npy    semantic tokens, [T] or [1, T] for all rows or [B, T] one per row
                              (acoustic mode: the tokens of the whole output)
   --acoustic-prompt F.npy    codec codes [Q, T] or [1, Q, T] (e.g. from \`audiolm codec encode\`)
@@ -82,6 +88,31 @@ Decodes codes of shape [quantizers, frames] or [1, quantizers, frames] (int32 or
   --length SAMPLES      trim the output to this many samples
   --threads N           CPU threads
   --json                print a JSON summary`,
+  tokenize: `Usage: audiolm tokenize IN.wav -m TOKENIZER -o TOKENS.npy [--json]
+
+Semantic tokens of a WAV (any rate, depth, channel count; resampled to the tokenizer's rate) as
+int32 [frames].
+
+  -m, --model PATH      semantic tokenizer (.safetensors from \`audiolm convert hubert\` or \`convert kmeans --mfcc\`)
+  -o, --output PATH     where to write the tokens (.npy)
+  --threads N           CPU threads
+  --json                print a JSON summary`,
+  "convert hubert": `Usage: audiolm convert hubert SRC --kmeans KMEANS -o OUT.safetensors [--layer L] [--config CONFIG.json]
+
+HuBERT (Hugging Face HubertModel: model.safetensors or pytorch_model.bin with config.json beside
+it; or fairseq's hubert_base_ls960.pt) plus k-means centroids (a joblib dump of a fitted
+scikit-learn KMeans, a .npy [K, D], or a \`convert kmeans\` component) → one semantic tokenizer.
+
+  --kmeans PATH         the centroids (required)
+  --layer L             encoder layer whose output is clustered (default 9; 0 = before layer 1)
+  --config PATH         Hugging Face config.json (default: beside SRC)
+  --dtype F32|F16|BF16  storage dtype (default F32)`,
+  "convert kmeans": `Usage: audiolm convert kmeans SRC -o OUT.safetensors [--mfcc]
+
+k-means centroids from a joblib dump of a fitted scikit-learn KMeans (cluster_centers_) or a .npy
+[K, D]. With --mfcc the output is a complete MFCC + k-means semantic tokenizer (39-dimensional
+centroids: 13 MFCC + deltas + delta-deltas, docs/mfcc.md); otherwise a centroid component for
+\`convert hubert --kmeans\`.`,
   "convert encodec": `Usage: audiolm convert encodec SRC -o OUT.safetensors [--config CONFIG.json] [--sample-rate HZ]
                                [--causal | --non-causal] [--dtype F32|F16|BF16]
 
@@ -318,12 +349,74 @@ async function cmdCodecDecode(argv: string[]): Promise<void> {
   }
 }
 
+async function cmdTokenize(argv: string[]): Promise<void> {
+  const help = HELP.tokenize;
+  const { values, positionals } = parse(
+    argv,
+    { model: { type: "string", short: "m" }, output: { type: "string", short: "o" }, threads: { type: "string" }, json: { type: "boolean" } },
+    help,
+  );
+  if (values.help) return void console.log(help);
+  if (positionals.length !== 1) throw new UsageError(`expected one input WAV\n\n${help}`);
+  const model = need(values.model, "-m/--model", help);
+  const output = need(values.output, "-o/--output", help);
+  const threads = num(values.threads, "threads");
+  const tokenizer = await SemanticTokenizer.load(model, threads ? { threads } : {});
+  try {
+    const t0 = performance.now();
+    const tokens = await tokenizer.tokenizeFile(positionals[0]);
+    const seconds = (performance.now() - t0) / 1000;
+    await writeNpy(output, tokens, [tokens.length]);
+    const summary = { input: positionals[0], output, frames: tokens.length, frameRate: tokenizer.frameRate, clusters: tokenizer.clusters, seconds };
+    if (values.json) console.log(JSON.stringify(summary));
+    else console.error(`wrote ${output}: ${tokens.length} tokens (${tokenizer.frameRate} Hz, ${tokenizer.clusters} clusters) in ${seconds.toFixed(2)} s`);
+  } finally {
+    await tokenizer.dispose();
+  }
+}
+
+async function cmdConvertHubert(argv: string[]): Promise<void> {
+  const help = HELP["convert hubert"];
+  const { values, positionals } = parse(
+    argv,
+    { output: { type: "string", short: "o" }, kmeans: { type: "string" }, layer: { type: "string" }, config: { type: "string" }, dtype: { type: "string" }, json: { type: "boolean" } },
+    help,
+  );
+  if (values.help) return void console.log(help);
+  if (positionals.length !== 1) throw new UsageError(`expected one source checkpoint\n\n${help}`);
+  const output = need(values.output, "-o/--output", help);
+  const kmeans = need(values.kmeans, "--kmeans", help);
+  const dtype = values.dtype as string | undefined;
+  if (dtype !== undefined && !["F32", "F16", "BF16"].includes(dtype)) throw new UsageError(`--dtype must be F32, F16 or BF16, not ${dtype}`);
+  const config = await convertHubert(positionals[0], output, {
+    kmeans,
+    layer: num(values.layer, "layer"),
+    configPath: values.config as string | undefined,
+    dtype: dtype as "F32" | "F16" | "BF16" | undefined,
+  });
+  if (values.json) console.log(JSON.stringify({ output, config }));
+  else console.error(`wrote ${output}: HuBERT layer ${(config as { layer: number }).layer} + ${(config as { clusters: number }).clusters} clusters`);
+}
+
+async function cmdConvertKmeans(argv: string[]): Promise<void> {
+  const help = HELP["convert kmeans"];
+  const { values, positionals } = parse(argv, { output: { type: "string", short: "o" }, mfcc: { type: "boolean" }, json: { type: "boolean" } }, help);
+  if (values.help) return void console.log(help);
+  if (positionals.length !== 1) throw new UsageError(`expected one source file\n\n${help}`);
+  const output = need(values.output, "-o/--output", help);
+  const c = await convertKmeans(positionals[0], output, { mfcc: values.mfcc === true });
+  if (values.json) console.log(JSON.stringify({ output, clusters: c.clusters, dim: c.dim, mfcc: values.mfcc === true }));
+  else console.error(`wrote ${output}: ${c.clusters} centroids of dimension ${c.dim}${values.mfcc ? " (MFCC tokenizer)" : ""}`);
+}
+
 async function cmdConvert(argv: string[]): Promise<void> {
   const format = argv[0];
   if (format === undefined || format === "--help" || format === "-h") {
-    return void console.log(`Usage: audiolm convert FORMAT SRC... -o OUT\n\nFormats: encodec\n\n${HELP["convert encodec"]}`);
+    return void console.log(`Usage: audiolm convert FORMAT SRC... -o OUT\n\nFormats: encodec, hubert, kmeans\n\n${HELP["convert encodec"]}\n\n${HELP["convert hubert"]}\n\n${HELP["convert kmeans"]}`);
   }
-  if (format !== "encodec") throw new UsageError(`unknown format ${JSON.stringify(format)}; supported: encodec`);
+  if (format === "hubert") return cmdConvertHubert(argv.slice(1));
+  if (format === "kmeans") return cmdConvertKmeans(argv.slice(1));
+  if (format !== "encodec") throw new UsageError(`unknown format ${JSON.stringify(format)}; supported: encodec, hubert, kmeans`);
   const help = HELP["convert encodec"];
   const { values, positionals } = parse(
     argv.slice(1),
@@ -369,6 +462,7 @@ export async function main(argv: string[]): Promise<number> {
     else if (cmd === "codec" && rest[0] === "decode") await cmdCodecDecode(rest.slice(1));
     else if (cmd === "codec") throw new UsageError(`usage: audiolm codec encode|decode ...\n\n${HELP.main}`);
     else if (cmd === "convert") await cmdConvert(rest);
+    else if (cmd === "tokenize") await cmdTokenize(rest);
     else throw new UsageError(`unknown command ${JSON.stringify(cmd)}\n\n${HELP.main}`);
     return 0;
   } catch (err) {

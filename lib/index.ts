@@ -32,3 +32,8 @@ export {
 export { type ModelConfig, MODEL_FORMAT, parseModelJson, readModelJson } from "./model-json.js";
 export { type LevelCodes } from "./stages.js";
 export { type GenerationProgress, type ProgressBar, createProgressBar, formatProgress } from "./progress.js";
+export { Transformer, TransformerSession } from "./transformer.js";
+export type { SamplingOptions, TokenRange, RangeSchedule, TransformerConfig, GenerateStepOptions, GenerateStepResult } from "./transformer-types.js";
+export { SemanticTokenizer, type TokenizeOptions } from "./semantic-tokenizer.js";
+export { convertHubert, type ConvertHubertOptions, type HubertConfig } from "./convert/hubert.js";
+export { convertKmeans, readCentroids, type Centroids } from "./convert/kmeans.js";

@@ -490,6 +490,9 @@ const ALLOWED_EXCEPTIONS = new Set(["torch.serialization._get_layout"]);
 const SAFE_BUILTINS = new Set([
   "set", "frozenset", "bytearray", "bytes", "dict", "list", "tuple", "str", "int", "float", "bool", "complex",
   "slice", "range", "object", "Ellipsis", "NotImplemented",
+  // Python 2 names of the same types, which Python 3 still writes at protocols < 3
+  // (its _compat_pickle maps int → __builtin__.long, str → unicode, range → xrange).
+  "long", "unicode", "basestring", "xrange",
 ]);
 
 /** Python 2 module names that Python 3 maps (a subset of `_compat_pickle`). */

@@ -342,6 +342,9 @@ describe("hostile and broken inputs", () => {
     expect(classifyGlobal("argparse", "Namespace")).toBe("opaque");
     expect(classifyGlobal("omegaconf.dictconfig", "DictConfig")).toBe("opaque");
     expect(classifyGlobal("builtins", "slice")).toBe("opaque");
+    // Python 3 writes `int` as __builtin__.long at protocol 2 (fairseq configs hold such type references).
+    expect(classifyGlobal("__builtin__", "long")).toBe("opaque");
+    expect(classifyGlobal("__builtin__", "eval")).toBe("rejected");
     expect(classifyGlobal("torch", "_utils._rebuild_tensor_v2")).toBe("interpreted");
     expect(classifyGlobal("torch._utils", "_rebuild_qtensor")).toBe("opaque");
     expect(classifyGlobal("__main__", "MyConfig")).toBe("opaque");

@@ -3,6 +3,7 @@
 
 #include "addon_data.h"
 #include "codec_wrap.h"
+#include "tokenizer_wrap.h"
 #include "transformer_wrap.h"
 #include "core/device.h"
 #include "core/threadpool.h"
@@ -62,6 +63,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function session = NativeSession::Define(env);
   data->session_ctor = Napi::Persistent(session);
   exports.Set("loadTransformer", Napi::Function::New(env, NativeTransformer::Load, "loadTransformer"));
+  Napi::Function tokenizer = NativeSemanticTokenizer::Define(env);
+  data->tokenizer_ctor = Napi::Persistent(tokenizer);
+  exports.Set("loadSemanticTokenizer", Napi::Function::New(env, NativeSemanticTokenizer::Load, "loadSemanticTokenizer"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   return exports;

@@ -302,3 +302,109 @@ void softmax_rows_ref(float* x, int64_t rows, int64_t n) {
 }
 
 }  // namespace alm
+
+// GroupNorm. The statistics of a group (C / groups channels x T steps, contiguous) come first,
+// threaded over groups; the normalisation then runs threaded over channels, so that y may alias
+// x and a model with few groups still spreads the larger pass. Sums run in float blocks of
+// kGroupBlock values (AVX2 where present) gathered in double: a channel of a long recording has
+// hundreds of thousands of steps, more than one float accumulator should carry.
+#include <vector>
+
+namespace alm {
+namespace {
+
+constexpr int64_t kGroupBlock = 4096;
+
+// Sum of x[i] - shift (of squares when kSquare) over n values, in double across blocks.
+template <bool kSquare>
+double group_sum(const float* x, int64_t n, float shift, bool avx2) {
+  double total = 0;
+  for (int64_t i = 0; i < n; i += kGroupBlock) {
+    const int64_t m = std::min(kGroupBlock, n - i);
+#ifdef ALM_X86_SIMD
+    if (avx2) {
+      total += sum_avx2<kSquare>(x + i, m, shift);
+      continue;
+    }
+#endif
+    double s = 0;
+    for (int64_t j = 0; j < m; ++j) {
+      const double d = double(x[i + j]) - double(shift);
+      s += kSquare ? d * d : d;
+    }
+    total += s;
+  }
+  (void)avx2;
+  return total;
+}
+
+#ifdef ALM_X86_SIMD
+// y = (x - shift) * scale + offset.
+ALM_AVX2 void scale_shift_avx2(const float* x, int64_t n, float shift, float scale, float offset, float* y) {
+  const __m256 c = _mm256_set1_ps(shift), s = _mm256_set1_ps(scale), o = _mm256_set1_ps(offset);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), c), s, o));
+  for (; i < n; ++i) y[i] = (x[i] - shift) * scale + offset;
+}
+#endif
+
+void check_groups(const char* name, const float* x, int64_t channels, int64_t T, int64_t groups, const float* y) {
+  ALM_CHECK_ARG(channels >= 1 && T >= 1, name, ": channels and steps must be >= 1, got [", channels, ", ", T, "]");
+  ALM_CHECK_ARG(groups >= 1 && channels % groups == 0, name, ": groups = ", groups, " does not divide ", channels,
+                " channels");
+  ALM_CHECK_ARG(x != nullptr && y != nullptr, name, ": null data");
+}
+
+}  // namespace
+
+void group_norm(const float* x, int64_t channels, int64_t T, int64_t groups, const float* weight, const float* bias,
+                float eps, float* y) {
+  check_groups("group_norm", x, channels, T, groups, y);
+  const bool avx2 = simd_avx2_active();
+  const int64_t cg = channels / groups, n = cg * T;
+  std::vector<float> mean(static_cast<size_t>(groups)), rstd(static_cast<size_t>(groups));
+  parallel_for(groups, std::max<int64_t>(1, kGrainValues / n), [&](int64_t g0, int64_t g1) {
+    for (int64_t g = g0; g < g1; ++g) {
+      const float* xg = x + g * n;
+      const float m = float(group_sum<false>(xg, n, 0.f, avx2) / double(n));
+      const double var = group_sum<true>(xg, n, m, avx2) / double(n);
+      mean[size_t(g)] = m;
+      rstd[size_t(g)] = float(1.0 / std::sqrt(var + double(eps)));
+    }
+  });
+  parallel_for(channels, std::max<int64_t>(1, kGrainValues / T), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t g = c / cg;
+      const float m = mean[size_t(g)], s = rstd[size_t(g)] * (weight ? weight[c] : 1.f), o = bias ? bias[c] : 0.f;
+      const float* xc = x + c * T;
+      float* yc = y + c * T;
+#ifdef ALM_X86_SIMD
+      if (avx2) {
+        scale_shift_avx2(xc, T, m, s, o, yc);
+        continue;
+      }
+#endif
+      for (int64_t t = 0; t < T; ++t) yc[t] = (xc[t] - m) * s + o;
+    }
+  });
+}
+
+void group_norm_ref(const float* x, int64_t channels, int64_t T, int64_t groups, const float* weight,
+                    const float* bias, float eps, float* y) {
+  check_groups("group_norm_ref", x, channels, T, groups, y);
+  const int64_t cg = channels / groups, n = cg * T;
+  for (int64_t g = 0; g < groups; ++g) {
+    const float* xg = x + g * n;
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < n; ++i) mean += xg[i];
+    mean /= double(n);
+    for (int64_t i = 0; i < n; ++i) var += (xg[i] - mean) * (xg[i] - mean);
+    const double rstd = 1.0 / std::sqrt(var / double(n) + double(eps));
+    for (int64_t c = g * cg; c < (g + 1) * cg; ++c)
+      for (int64_t t = 0; t < T; ++t)
+        y[c * T + t] = float((x[c * T + t] - mean) * rstd * (weight ? double(weight[c]) : 1.0) +
+                             (bias ? double(bias[c]) : 0.0));
+  }
+}
+
+}  // namespace alm

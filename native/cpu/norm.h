@@ -23,4 +23,13 @@ void rms_norm_ref(const float* x, int64_t rows, int64_t dim, const float* weight
 void softmax_rows(float* x, int64_t rows, int64_t n);
 void softmax_rows_ref(float* x, int64_t rows, int64_t n);
 
+// GroupNorm over one item's [C, T] signal (torch.nn.GroupNorm on [1, C, T]): channels are split
+// into `groups` runs of C / groups; each run is normalised by its own mean and biased variance
+// over all its channels and time steps, then y = xhat * weight[c] + bias[c] (either may be null:
+// 1 and 0). HuBERT's first conv layer uses groups = C (each channel over time). y may alias x.
+void group_norm(const float* x, int64_t channels, int64_t T, int64_t groups, const float* weight,
+                const float* bias, float eps, float* y);
+void group_norm_ref(const float* x, int64_t channels, int64_t T, int64_t groups, const float* weight,
+                    const float* bias, float eps, float* y);
+
 }  // namespace alm

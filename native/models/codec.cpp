@@ -5,6 +5,7 @@
 
 #include "cpu/act.h"
 #include "core/error.h"
+#include "models/weight_norm.h"
 
 namespace alm {
 namespace {
@@ -16,39 +17,6 @@ PadMode parse_pad_mode(const std::string& s, const std::string& what) {
   if (s == "constant" || s == "zero" || s == "zeros") return PadMode::Zero;
   if (s == "replicate") return PadMode::Replicate;
   fail(ErrorKind::InvalidModel, what, ": padMode must be reflect, zero or replicate, not '", s, "'");
-}
-
-// Reads `prefix.weight`, folding weight norm (w = g * v / ||v||, norm over all but dim 0) when the
-// weight is stored as `weight_g`/`weight_v` or as PyTorch parametrizations `original0/1`.
-Tensor load_conv_weight(const WeightsFile& f, const std::string& prefix, const Shape& shape) {
-  if (f.has(prefix + "weight")) return f.f32(prefix + "weight", shape);
-  std::string g_name, v_name;
-  if (f.has(prefix + "weight_g")) {
-    g_name = prefix + "weight_g";
-    v_name = prefix + "weight_v";
-  } else if (f.has(prefix + "parametrizations.weight.original0")) {
-    g_name = prefix + "parametrizations.weight.original0";
-    v_name = prefix + "parametrizations.weight.original1";
-  } else {
-    fail(ErrorKind::InvalidModel, f.path(), ": missing tensor '", prefix, "weight' (nor weight_g/weight_v, nor ",
-         "parametrizations.weight.original0/1)");
-  }
-  Tensor v = f.f32(v_name, shape);
-  Shape gshape(shape.size(), 1);
-  gshape[0] = shape[0];
-  Tensor g = f.f32(g_name, gshape);
-  Tensor w = Tensor::empty(shape);
-  int64_t rows = shape[0], per = v.numel() / std::max<int64_t>(rows, 1);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* vr = v.data() + r * per;
-    double ss = 0;
-    for (int64_t i = 0; i < per; ++i) ss += double(vr[i]) * vr[i];
-    float scale = static_cast<float>(g.data()[r] / std::sqrt(ss));
-    if (!std::isfinite(scale))
-      fail(ErrorKind::InvalidModel, f.path(), ": weight norm of '", v_name, "' row ", r, " is zero or not finite");
-    for (int64_t i = 0; i < per; ++i) w.data()[r * per + i] = vr[i] * scale;
-  }
-  return w;
 }
 
 CodecConv load_conv(const WeightsFile& f, const CodecConfig& cfg, const std::string& prefix, int64_t cin,
