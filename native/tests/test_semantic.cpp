@@ -291,6 +291,15 @@ TEST(hubert_tokens_match_sklearn_labels) {
   }
 }
 
+TEST(layer_zero_runs_no_encoder_layer) {
+  auto tok = SemanticTokenizer::load(hubert_component("layer0.safetensors", 0, 0));
+  EXPECT(tok->config().layer == 0 && tok->hubert()->loaded_layers() == 0);
+  for (int i : kInputs) {
+    auto wav = f32(idx("input", i));
+    expect_close(tok->features(wav.data(), int64_t(wav.size())), f32(idx("hidden", i, "_L0")), idx("hidden", i, "_L0"));
+  }
+}
+
 TEST(positional_conv_weight_in_every_stored_form_gives_the_same_features) {
   StMap base = hf_tensors();
   const std::string p = "encoder.pos_conv_embed.conv.";
