@@ -244,10 +244,8 @@ Tensor HubertModel::forward(const float* wav, int64_t len, int64_t layer, std::v
   conv1d(pos_shape_, hp.data(), padded, pos_w_.data(), pos_b_.data(), pos.data());
   hp = Tensor();
   gelu(pos.data(), pos.numel());
-  parallel_for(F, std::max<int64_t>(1, 4096 / D), [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t)
-      for (int64_t d = 0; d < D; ++d) h.data()[t * D + d] += pos.data()[d * out_len + t];
-  });
+  pos = transposed(pos);  // [out_len, D]: rows 0..F-1 are the frames kept
+  for (int64_t i = 0; i < F * D; ++i) h.data()[i] += pos.data()[i];
   pos = Tensor();
   layer_norm(h.data(), F, D, enc_norm_.w.data(), enc_norm_.b.data(), cfg_.layer_norm_eps, h.data());
 

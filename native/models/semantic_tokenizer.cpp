@@ -90,9 +90,13 @@ void SemanticTokenizer::check_input(const float* wav, int64_t len, const std::st
     ALM_CHECK_ARG(std::isfinite(wav[i]), name, " sample ", i, " is not finite (", wav[i], ")");
 }
 
+Tensor SemanticTokenizer::run_frontend(const float* wav, int64_t len) const {
+  return hubert_ ? hubert_->forward(wav, len, cfg_.layer) : mfcc_->compute(wav, len);
+}
+
 Tensor SemanticTokenizer::features(const float* wav, int64_t len) const {
   check_input(wav, len, "the waveform");
-  return hubert_ ? hubert_->forward(wav, len, cfg_.layer) : mfcc_->compute(wav, len);
+  return run_frontend(wav, len);
 }
 
 std::vector<int32_t> SemanticTokenizer::assign(const Tensor& feat) const {
@@ -107,14 +111,14 @@ std::vector<int32_t> SemanticTokenizer::tokenize(const float* wav, int64_t len) 
 std::vector<Tensor> SemanticTokenizer::features(const std::vector<std::vector<float>>& wavs) const {
   for (size_t i = 0; i < wavs.size(); ++i) check_input(wavs[i].data(), int64_t(wavs[i].size()), "waveform " + std::to_string(i));
   std::vector<Tensor> out;
-  for (auto& w : wavs) out.push_back(features(w.data(), int64_t(w.size())));
+  for (auto& w : wavs) out.push_back(run_frontend(w.data(), int64_t(w.size())));
   return out;
 }
 
 std::vector<std::vector<int32_t>> SemanticTokenizer::tokenize(const std::vector<std::vector<float>>& wavs) const {
   for (size_t i = 0; i < wavs.size(); ++i) check_input(wavs[i].data(), int64_t(wavs[i].size()), "waveform " + std::to_string(i));
   std::vector<std::vector<int32_t>> out;
-  for (auto& w : wavs) out.push_back(tokenize(w.data(), int64_t(w.size())));
+  for (auto& w : wavs) out.push_back(assign(run_frontend(w.data(), int64_t(w.size()))));
   return out;
 }
 

@@ -93,7 +93,10 @@ class SemanticTokenizer {
 
  private:
   SemanticTokenizer() = default;
+  // Length and finiteness; `name` says which waveform in the message.
   void check_input(const float* wav, int64_t len, const std::string& name) const;
+  // The front end on an already checked waveform.
+  Tensor run_frontend(const float* wav, int64_t len) const;
   std::vector<int32_t> assign(const Tensor& feat) const;
 
   SemanticTokenizerConfig cfg_;
