@@ -8,6 +8,7 @@
 #include "cpu/act.h"
 #include "cpu/attention.h"
 #include "cpu/gemm.h"
+#include "cpu/gemv.h"
 #include "cpu/norm.h"
 
 namespace alm {
@@ -18,7 +19,9 @@ void check_range(int64_t v, int64_t lo, int64_t hi, const char* name, const std:
 }
 
 void linear(const Linear& L, const float* x, int64_t n, float* y) {
-  gemm(false, true, n, L.out, L.in, 1.f, x, L.in, L.w.data(), L.in, 0.f, y, L.out);
+  // Decode steps have a handful of rows: read each weight row once instead of packing W.
+  if (n <= kGemvMaxRows) gemv_rows(n, L.out, L.in, x, L.in, L.w.data(), L.in, y, L.out);
+  else gemm(false, true, n, L.out, L.in, 1.f, x, L.in, L.w.data(), L.in, 0.f, y, L.out);
   if (L.b.defined()) {
     const float* b = L.b.data();
     parallel_for(n, 64, [&](int64_t r0, int64_t r1) {

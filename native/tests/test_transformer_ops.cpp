@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "cpu/attention.h"
 #include "cpu/gemm.h"
+#include "cpu/gemv.h"
 #include "cpu/norm.h"
 #include "cpu/sample.h"
 #include "tests/harness.h"
@@ -606,6 +607,27 @@ TEST(sample_argument_errors) {
   EXPECT_THROWS_CODE(sample_token(logits.data(), 50, p, &outside, 0.5, scratch), kBadArg);
   EXPECT_THROWS_CODE(sample_token(logits.data(), 50, p, nullptr, 1.0, scratch), kBadArg);
   EXPECT_THROWS_CODE(sample_token(logits.data(), 50, p, nullptr, -0.1, scratch), kBadArg);
+}
+
+// Few-row products (decode steps) against their reference, on every kernel path, with strided
+// operands and sizes that leave remainders in every loop.
+TEST(gemv_rows_matches_reference) {
+  struct S { int64_t M, N, K; };
+  for (bool simd : {true, false}) {
+    alm::set_simd_enabled(simd);
+    for (S s : {S{1, 1024, 1024}, S{4, 96, 64}, S{7, 37, 29}, S{16, 515, 300}, S{32, 64, 1031}, S{3, 5, 7}}) {
+      const int64_t ldx = s.K + 3, ldw = s.K + 5, ldy = s.N + 2;
+      auto x = alm_test::random_vec(size_t(s.M * ldx), 11);
+      auto w = alm_test::random_vec(size_t(s.N * ldw), 12);
+      std::vector<float> got(size_t(s.M * ldy), 0.f), want(size_t(s.M * ldy), 0.f);
+      alm::gemv_rows(s.M, s.N, s.K, x.data(), ldx, w.data(), ldw, got.data(), ldy);
+      alm::gemv_rows_ref(s.M, s.N, s.K, x.data(), ldx, w.data(), ldw, want.data(), ldy);
+      EXPECT_CLOSE(got.data(), want.data(), got.size(), 1e-5);
+    }
+  }
+  alm::set_simd_enabled(true);
+  std::vector<float> x(8), w(8), y(8);
+  EXPECT_THROWS_CODE(alm::gemv_rows(alm::kGemvMaxRows + 1, 1, 1, x.data(), 1, w.data(), 1, y.data(), 1), "ERR_AUDIOLM_INVALID_ARGUMENT");
 }
 
 TEST_MAIN()
