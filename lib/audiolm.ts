@@ -7,39 +7,12 @@ import { join } from "node:path";
 
 import { Codec, type CodecCodes } from "./codec.js";
 import { AudioLMError, invalidArgument } from "./errors.js";
-import { type ModelConfig, checkComponents, readModelJson, stageCapacities } from "./model-json.js";
+import { type ModelConfig, checkComponents, readModelJson } from "./model-json.js";
 import type { LoadOptions } from "./options.js";
 import type { GenerationProgress } from "./progress.js";
-import {
-  type Alignment,
-  type LevelCodes,
-  coarseLayout,
-  coarseOrigin,
-  coarsePrompt,
-  coarseRanges,
-  counterUniform,
-  dedupeConsecutive,
-  deriveSeed,
-  emptyCodes,
-  fineLayout,
-  fineOrigin,
-  finePrompt,
-  fineRanges,
-  nonCausalInput,
-  placeTokens,
-  sampleLogits,
-  semanticLayout,
-  semanticPrompt,
-  semanticRanges,
-  semanticSpan,
-  semanticTokensFor,
-  semanticValues,
-  sliceLevels,
-  windowHistory,
-  windowSizes,
-  windowSpan,
-} from "./stages.js";
-import { Transformer, type TransformerSession } from "./transformer.js";
+import { Pipeline, Run, type Stages } from "./pipeline.js";
+import { type LevelCodes, dedupeConsecutive, semanticTokensFor, sliceLevels } from "./stages.js";
+import { Transformer } from "./transformer.js";
 import { resample } from "./resample.js";
 import { SemanticTokenizer } from "./semantic-tokenizer.js";
 import type { SamplingOptions } from "./transformer-types.js";
@@ -50,13 +23,8 @@ export type { GenerationProgress } from "./progress.js";
 
 const asyncDispose: symbol = (Symbol as unknown as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("nodejs.asyncDispose");
 
-/** Seconds of already-decoded audio given to the codec before each decoded piece. */
-const DECODE_CONTEXT_SECONDS = 1;
 /** Frames a stream holds back until later frames exist (a non-causal decoder looks ahead). */
 const STREAM_LOOKAHEAD_FRAMES = 4;
-const STAGE_SEMANTIC = 1;
-const STAGE_COARSE = 2;
-const STAGE_FINE = 3;
 
 /** Options shared by every generating call. */
 export interface RunOptions {
@@ -144,60 +112,6 @@ export interface FineOptions extends RunOptions {
   sampling?: SamplingOptions;
 }
 
-/** Per-request state of abort, progress and the sessions to abort. */
-class Run {
-  readonly sessions = new Set<TransformerSession>();
-  readonly chunk: number;
-  /** Per stage: tokens counted toward `total`, tokens made, seconds spent (coarse and fine interleave). */
-  readonly #stages = new Map<string, { done: number; tokens: number; time: number }>();
-  readonly #onAbort = () => this.sessions.forEach((s) => s.abort());
-
-  constructor(readonly opts: RunOptions) {
-    this.chunk = opts.chunkSize ?? 32;
-    opts.signal?.addEventListener("abort", this.#onAbort);
-  }
-
-  check(): void {
-    if (this.opts.signal?.aborted) throw new AudioLMError("ERR_AUDIOLM_ABORTED", "generation was aborted", { cause: this.opts.signal.reason });
-  }
-
-  /** Awaits a native call, turning any failure after an abort into ERR_AUDIOLM_ABORTED. */
-  async call<T>(p: Promise<T>): Promise<T> {
-    try {
-      return await p;
-    } catch (err) {
-      this.check();
-      throw err;
-    }
-  }
-
-  /** Counts `tokens` of `stage` made in `seconds`, and reports the stage's progress. */
-  progress(stage: GenerationProgress["stage"], tokens: number, total: number, seconds: number): void {
-    let s = this.#stages.get(stage);
-    if (!s) this.#stages.set(stage, (s = { done: 0, tokens: 0, time: 0 }));
-    s.done = Math.min(total, s.done + tokens);
-    s.tokens += tokens;
-    s.time += seconds;
-    this.opts.onProgress?.({ stage, done: s.done, total, tokensPerSecond: s.time > 0 ? s.tokens / s.time : 0 });
-  }
-
-  close(): void {
-    this.opts.signal?.removeEventListener("abort", this.#onAbort);
-    this.sessions.forEach((s) => s.dispose());
-    this.sessions.clear();
-  }
-}
-
-/** One row of a request: its seed, prompts and code buffer (prompt frames, then output frames). */
-interface Row {
-  seed: number;
-  semantic: Int32Array;
-  /** Semantic index that lines up with frame `promptFrames` (the first output frame). */
-  semanticStart: number;
-  promptFrames: number;
-  codes: LevelCodes;
-}
-
 /** One array for all rows or one per row → exactly `batch` arrays, validated. */
 function perRow<T>(value: T | T[] | undefined, batch: number, name: string, check: (v: unknown, name: string) => T): T[] | undefined {
   if (value === undefined) return undefined;
@@ -210,23 +124,15 @@ function perRow<T>(value: T | T[] | undefined, batch: number, name: string, chec
   return items.length === 1 ? new Array<T>(batch).fill(items[0]) : items;
 }
 
-interface Stages {
-  semantic: Transformer | null;
-  coarse: Transformer;
-  fine: Transformer | null;
-}
-
 /** A loaded AudioLM model: codec, semantic/coarse/fine transformer stages and their settings. */
 export class AudioLM {
   readonly #config: ModelConfig;
-  #codec: Codec | null;
-  #stages: Stages | null;
+  readonly #pipeline: Pipeline;
   #tokenizer: SemanticTokenizer | null;
 
   private constructor(config: ModelConfig, codec: Codec, stages: Stages, tokenizer: SemanticTokenizer | null) {
     this.#config = config;
-    this.#codec = codec;
-    this.#stages = stages;
+    this.#pipeline = new Pipeline(config, codec, stages);
     this.#tokenizer = tokenizer;
   }
 
@@ -275,8 +181,7 @@ export class AudioLM {
   get sampleRate(): number { return this.#live().codec.sampleRate; }
 
   #live(): { codec: Codec; stages: Stages } {
-    if (!this.#codec || !this.#stages) throw new AudioLMError("ERR_AUDIOLM_DISPOSED", "this AudioLM was disposed");
-    return { codec: this.#codec, stages: this.#stages };
+    return this.#pipeline.live();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -338,183 +243,6 @@ export class AudioLM {
       return perRow(items, batch, "acousticPrompt", this.#codes(levels));
     }
     return perRow(v as LevelCodes | LevelCodes[], batch, "acousticPrompt", this.#codes(levels));
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Stage runners (all rows in lockstep: the same number of new items per window)
-
-  async #runSemantic(run: Run, rows: Array<{ seed: number; prompt: Int32Array }>, count: number, sampling: SamplingOptions): Promise<Int32Array[]> {
-    const model = this.#live().stages.semantic;
-    if (!model) throw new AudioLMError("ERR_AUDIOLM_UNSUPPORTED", "this model has no semantic stage; use mode \"acoustic\" with semanticPrompt tokens");
-    const layout = semanticLayout(this.#config);
-    const { window: W, hop, dedupe } = this.#config.semantic;
-    const ranges = semanticRanges(layout);
-    const histories = rows.map((r) => (dedupe ? dedupeConsecutive(r.prompt) : r.prompt));
-    const out = rows.map(() => [] as number[]);
-    const total = rows.length * count;
-    if (count === 0) return rows.map(() => new Int32Array(0));
-    const session = model.session({ batch: rows.length, capacity: stageCapacities(this.#config).semantic });
-    run.sessions.add(session);
-    const maxWindows = 4 * windowSizes(count, hop).length + 4; // a model that keeps repeating itself stops being deduplicated
-    try {
-      for (let k = 0; out.some((o) => o.length < count); k++) {
-        run.check();
-        const raw = dedupe && k >= maxWindows;
-        const n = dedupe ? hop : Math.min(hop, count - out[0].length);
-        const prompts = rows.map((_, r) => {
-          const seq = histories[r].length + out[r].length;
-          const h = windowHistory(seq, W, hop);
-          const all = Int32Array.from([...histories[r], ...out[r]]);
-          return semanticPrompt(layout, out[r].length >= count ? new Int32Array(0) : all.subarray(seq - h));
-        });
-        await run.call(session.prefill(prompts));
-        const seeds = rows.map((r) => deriveSeed(r.seed, STAGE_SEMANTIC, k));
-        for (let made = 0; made < n; ) {
-          run.check();
-          const steps = Math.min(run.chunk, n - made);
-          const t0 = performance.now();
-          const res = await run.call(session.generate({ steps, seeds, sampling, ranges }));
-          let kept = 0;
-          res.tokens.forEach((ids, r) => {
-            if (out[r].length >= count) return;
-            const vals = semanticValues(layout, ids);
-            const prev = out[r].length ? out[r][out[r].length - 1] : histories[r].length ? histories[r][histories[r].length - 1] : -1;
-            const add = dedupe && !raw ? dedupeConsecutive(vals, prev) : vals;
-            const before = out[r].length;
-            for (const v of add) if (out[r].length < count) out[r].push(v);
-            kept += out[r].length - before;
-          });
-          made += steps;
-          run.progress("semantic", kept, total, (performance.now() - t0) / 1000);
-        }
-      }
-    } finally {
-      run.sessions.delete(session);
-      session.dispose();
-    }
-    return out.map((o) => Int32Array.from(o));
-  }
-
-  /** Coarse windows over rows' code buffers; `advance()` runs one window and returns the frames made so far. */
-  #coarseRunner(run: Run, rows: Row[], frames: number, sampling: SamplingOptions) {
-    const model = this.#live().stages.coarse;
-    const m = this.#config;
-    const layout = coarseLayout(m);
-    const { acousticFrames: Fa, semanticFrames: Fs, hop } = m.coarse.window;
-    const sizes = windowSizes(frames, hop);
-    const Q = layout.levels;
-    const total = rows.length * frames * Q;
-    let k = 0;
-    let made = 0;
-    return {
-      done: () => k >= sizes.length,
-      made: () => made,
-      advance: async (): Promise<number> => {
-        const n = sizes[k];
-        const spans = rows.map((r) => windowSpan(r.promptFrames + made, n, Fa, hop));
-        const origins: number[] = [];
-        const prompts = rows.map((r, i) => {
-          const al: Alignment = { semanticAt: r.semanticStart, frameAt: r.promptFrames, semanticRate: m.semantic.rate, acousticRate: m.acoustic.rate };
-          const s = semanticSpan(al, spans[i].start, spans[i].end, r.semantic.length, Fs);
-          origins.push(coarseOrigin(s.to - s.from));
-          return coarsePrompt(layout, r.semantic.subarray(s.from, s.to), r.codes, spans[i].start, spans[i].known);
-        });
-        await this.#generateWindow(run, model, "coarse", prompts, n * Q, total, {
-          seeds: rows.map((r) => deriveSeed(r.seed, STAGE_COARSE, k)),
-          sampling,
-          ranges: coarseRanges(layout, origins),
-          place: (r, ids, index) => placeTokens(rows[r].codes, ids, index, spans[r].known, Q, 0, layout.acousticOffset, layout.codebookSize),
-        });
-        made += n;
-        k++;
-        return made;
-      },
-    };
-  }
-
-  /** Fine windows; `advance(available)` runs every window whose coarse frames exist. */
-  #fineRunner(run: Run, rows: Row[], frames: number, sampling: SamplingOptions) {
-    const m = this.#config;
-    const model = this.#live().stages.fine;
-    const sizes = m.fine && model ? windowSizes(frames, m.fine.window.hop) : [];
-    let k = 0;
-    let made = 0;
-    const advance = async (available: number): Promise<number> => {
-      if (!m.fine || !model) return (made = available); // no fine stage: coarse frames are complete
-      while (k < sizes.length && made + sizes[k] <= available) {
-        const n = sizes[k];
-        const { frames: Ff, hop } = m.fine!.window;
-        const spans = rows.map((r) => windowSpan(r.promptFrames + made, n, Ff, hop));
-        if (m.fine!.mode === "nonCausal") await this.#nonCausalWindow(run, model!, rows, spans, sampling, frames);
-        else {
-          const layout = fineLayout(m);
-          const Qf = layout.fineLevels;
-          await this.#generateWindow(run, model!, "fine", rows.map((r, i) => finePrompt(layout, r.codes, spans[i].start, spans[i].known, spans[i].end)), n * Qf, rows.length * frames * Qf, {
-            seeds: rows.map((r) => deriveSeed(r.seed, STAGE_FINE, k)),
-            sampling,
-            ranges: fineRanges(layout, spans.map((s) => fineOrigin(layout, s.end - s.start))),
-            place: (r, ids, index) => placeTokens(rows[r].codes, ids, index, spans[r].known, Qf, layout.coarseLevels, layout.fineOffset, layout.codebookSize),
-          });
-        }
-        made += n;
-        k++;
-      }
-      return made;
-    };
-    return { advance, made: () => made };
-  }
-
-  /** Prefills a session with the window prompts and samples `count` tokens per row in chunks. */
-  async #generateWindow(
-    run: Run,
-    model: Transformer,
-    stage: "coarse" | "fine",
-    prompts: Int32Array[],
-    count: number,
-    total: number,
-    w: { seeds: number[]; sampling: SamplingOptions; ranges: ReturnType<typeof coarseRanges>; place: (row: number, ids: Int32Array, index: number) => void },
-  ): Promise<void> {
-    run.check();
-    const caps = stageCapacities(this.#config);
-    const session = model.session({ batch: prompts.length, capacity: stage === "coarse" ? caps.coarse : caps.fine });
-    run.sessions.add(session);
-    try {
-      await run.call(session.prefill(prompts));
-      for (let made = 0; made < count; ) {
-        run.check();
-        const steps = Math.min(run.chunk, count - made);
-        const t0 = performance.now();
-        const res = await run.call(session.generate({ steps, seeds: w.seeds, sampling: w.sampling, ranges: w.ranges }));
-        res.tokens.forEach((ids, r) => w.place(r, ids, made));
-        made += steps;
-        run.progress(stage, steps * prompts.length, total, (performance.now() - t0) / 1000);
-      }
-    } finally {
-      run.sessions.delete(session);
-      session.dispose();
-    }
-  }
-
-  /** One non-causal (Bark-style) fine window: a full pass per fine level, sampled here in TypeScript. */
-  async #nonCausalWindow(run: Run, model: Transformer, rows: Row[], spans: ReturnType<typeof windowSpan>[], sampling: SamplingOptions, frames: number): Promise<void> {
-    const { coarseLevels: Qc, fineLevels: Qf, codebookSize: C } = this.#config.acoustic;
-    const V = model.config.outputSize;
-    for (let l = Qc; l < Qc + Qf; l++) {
-      run.check();
-      const t0 = performance.now();
-      const logits = await run.call(model.logits(rows.map((r, i) => nonCausalInput(r.codes, spans[i].start, spans[i].end, l, Qc + Qf)), { head: l - Qc }));
-      let n = 0;
-      rows.forEach((r, i) => {
-        const T = r.codes.shape[1];
-        const seed = deriveSeed(r.seed, STAGE_FINE, l);
-        for (let f = spans[i].known; f < spans[i].end; f++) {
-          const row = logits[i].subarray((f - spans[i].start) * V, (f - spans[i].start + 1) * V);
-          r.codes.data[l * T + f] = sampleLogits(row, 0, C, sampling, counterUniform(seed, f));
-          n++;
-        }
-      });
-      run.progress("fine", n, rows.length * frames * Qf, (performance.now() - t0) / 1000);
-    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -588,44 +316,14 @@ export class AudioLM {
     else {
       semanticPrompts ??= new Array<Int32Array>(batch).fill(new Int32Array(0));
       const prompts = (semanticPrompts = semanticPrompts.map((p) => (m.semantic.dedupe ? dedupeConsecutive(p) : p)));
-      semanticOut = await this.#runSemantic(run, prompts.map((prompt, r) => ({ seed: seeds[r], prompt })), count, sampling.semantic);
+      semanticOut = await this.#pipeline.runSemantic(run, prompts.map((prompt, r) => ({ seed: seeds[r], prompt })), count, sampling.semantic);
     }
-    const rows = this.#rows(seeds, acousticPrompts, Q, frames, (r) =>
+    const rows = this.#pipeline.rows(seeds, acousticPrompts, Q, frames, (r) =>
       mode === "acoustic"
         ? { semantic: semanticOut[r], semanticStart: 0 }
         : { semantic: Int32Array.from([...semanticPrompts![r], ...semanticOut[r]]), semanticStart: semanticPrompts![r].length },
     );
     return { rows, frames, samples, seeds, sampling, semanticOut };
-  }
-
-  /** Runs coarse and fine windows, yielding the number of output frames whose codes are complete. */
-  async *#acousticStages(run: Run, rows: Row[], frames: number, sampling: { coarse: SamplingOptions; fine: SamplingOptions }): AsyncGenerator<number> {
-    const coarse = this.#coarseRunner(run, rows, frames, sampling.coarse);
-    const fine = this.#fineRunner(run, rows, frames, sampling.fine);
-    while (!coarse.done()) {
-      const available = await coarse.advance();
-      const before = fine.made();
-      const done = await fine.advance(available);
-      if (done > before) yield done;
-    }
-    if ((await fine.advance(frames)) < frames) throw new AudioLMError("ERR_AUDIOLM_INTERNAL", "fine stage did not finish");
-  }
-
-  /** Decodes output frames [from, to) of each row with up to DECODE_CONTEXT_SECONDS of earlier frames; returns samples from `from`. */
-  async #decodeRange(rows: Row[], from: number, to: number): Promise<Float32Array[]> {
-    const { codec } = this.#live();
-    const ctx = Math.ceil(DECODE_CONTEXT_SECONDS * codec.frameRate);
-    const starts = rows.map((r) => Math.max(0, r.promptFrames + from - ctx));
-    const ends = rows.map((r) => r.promptFrames + to);
-    const Q = rows[0].codes.shape[0];
-    const T = Math.max(...ends.map((e, i) => e - starts[i]));
-    const data = new Int32Array(rows.length * Q * T).fill(-1);
-    rows.forEach((r, b) => {
-      const RT = r.codes.shape[1];
-      for (let l = 0; l < Q; l++) data.set(r.codes.data.subarray(l * RT + starts[b], l * RT + ends[b]), (b * Q + l) * T);
-    });
-    const audio = await codec.decode({ data, shape: [rows.length, Q, T], frames: ends.map((e, i) => e - starts[i]) });
-    return audio.map((a, b) => a.subarray((rows[b].promptFrames + from - starts[b]) * codec.hopLength));
   }
 
   /**
@@ -643,9 +341,9 @@ export class AudioLM {
     try {
       run.check();
       const req = await this.#prepare(opts, run);
-      for await (const _ of this.#acousticStages(run, req.rows, req.frames, req.sampling));
+      for await (const _ of this.#pipeline.acousticStages(run, req.rows, req.frames, req.sampling));
       run.check();
-      const audio = await this.#decodeRange(req.rows, 0, req.frames);
+      const audio = await this.#pipeline.decodeRange(req.rows, 0, req.frames);
       const { coarseLevels: Qc, fineLevels: Qf } = this.#config.acoustic;
       return {
         audio: audio.map((a) => a.slice(0, req.samples)),
@@ -682,12 +380,12 @@ export class AudioLM {
         const upto = final ? req.samples : Math.min(req.samples, Math.max(0, framesDone - STREAM_LOOKAHEAD_FRAMES) * hop);
         if (upto <= emitted) return null;
         const from = Math.floor(emitted / hop);
-        const audio = await this.#decodeRange(req.rows, from, framesDone);
+        const audio = await this.#pipeline.decodeRange(req.rows, from, framesDone);
         const chunk = { audio: audio.map((a) => a.slice(emitted - from * hop, upto - from * hop)), index: index++, sampleRate: this.sampleRate };
         emitted = upto;
         return chunk;
       };
-      for await (const done of this.#acousticStages(run, req.rows, req.frames, req.sampling)) {
+      for await (const done of this.#pipeline.acousticStages(run, req.rows, req.frames, req.sampling)) {
         run.check();
         const chunk = await emit(done, false);
         if (chunk) yield chunk;
@@ -713,7 +411,7 @@ export class AudioLM {
     const run = new Run(opts);
     try {
       run.check();
-      return await this.#runSemantic(run, prompts.map((prompt, r) => ({ seed: seeds[r], prompt })), opts.count, sampling);
+      return await this.#pipeline.runSemantic(run, prompts.map((prompt, r) => ({ seed: seeds[r], prompt })), opts.count, sampling);
     } finally {
       run.close();
     }
@@ -732,10 +430,10 @@ export class AudioLM {
     const frames = opts.frames ?? Math.floor(((Math.min(...semantic.map((s) => s.length)) - start) * m.acoustic.rate) / m.semantic.rate + 1e-9);
     if (!Number.isInteger(frames) || frames < 1) invalidArgument("frames", "a positive integer", frames);
     const sampling = this.#sampling("coarse", opts.sampling, "sampling");
-    const rows = this.#rows(seeds, prompts, m.acoustic.coarseLevels, frames, (r) => ({ semantic: semantic[r], semanticStart: start }));
+    const rows = this.#pipeline.rows(seeds, prompts, m.acoustic.coarseLevels, frames, (r) => ({ semantic: semantic[r], semanticStart: start }));
     const run = new Run(opts);
     try {
-      const coarse = this.#coarseRunner(run, rows, frames, sampling);
+      const coarse = this.#pipeline.coarseRunner(run, rows, frames, sampling);
       while (!coarse.done()) await coarse.advance();
       return rows.map((r) => sliceLevels(r.codes, 0, m.acoustic.coarseLevels, r.promptFrames));
     } finally {
@@ -756,29 +454,18 @@ export class AudioLM {
     if (frames < 1 || coarse.some((c) => c.shape[1] !== frames)) invalidArgument("coarse", `codes of ${frames} ≥ 1 frames for every row`, opts.coarse);
     const prompts = perRow(opts.acousticPrompt, batch, "acousticPrompt", this.#codes(Qc + Qf));
     const sampling = this.#sampling("fine", opts.sampling, "sampling");
-    const rows = this.#rows(seeds, prompts, Qc + Qf, frames, () => ({ semantic: new Int32Array(0), semanticStart: 0 }));
+    const rows = this.#pipeline.rows(seeds, prompts, Qc + Qf, frames, () => ({ semantic: new Int32Array(0), semanticStart: 0 }));
     rows.forEach((r, i) => {
       const T = r.codes.shape[1];
       for (let l = 0; l < Qc; l++) r.codes.data.set(coarse[i].data.subarray(l * frames, (l + 1) * frames), l * T + r.promptFrames);
     });
     const run = new Run(opts);
     try {
-      await this.#fineRunner(run, rows, frames, sampling).advance(frames);
+      await this.#pipeline.fineRunner(run, rows, frames, sampling).advance(frames);
       return rows.map((r) => sliceLevels(r.codes, Qc, Qc + Qf, r.promptFrames));
     } finally {
       run.close();
     }
-  }
-
-  #rows(seeds: number[], prompts: LevelCodes[] | undefined, levels: number, frames: number, extra: (r: number) => Pick<Row, "semantic" | "semanticStart">): Row[] {
-    const Q = this.#config.acoustic.coarseLevels + this.#config.acoustic.fineLevels;
-    return seeds.map((seed, r) => {
-      const p = prompts?.[r] ?? emptyCodes(levels, 0);
-      const Tp = p.shape[1];
-      const codes = emptyCodes(Q, Tp + frames);
-      for (let l = 0; l < levels; l++) codes.data.set(p.data.subarray(l * Tp, (l + 1) * Tp), l * (Tp + frames));
-      return { seed, promptFrames: Tp, codes, ...extra(r) };
-    });
   }
 
   /** Decodes codes [Q, frames] (coarse and fine levels together) to one waveform per item. */
@@ -799,13 +486,9 @@ export class AudioLM {
 
   /** Frees the codec and the stages. Idempotent; later calls throw ERR_AUDIOLM_DISPOSED. */
   async dispose(): Promise<void> {
-    const stages = this.#stages;
-    const codec = this.#codec;
     const tokenizer = this.#tokenizer;
-    this.#stages = null;
-    this.#codec = null;
     this.#tokenizer = null;
-    await Promise.all([codec?.dispose(), stages?.semantic?.dispose(), stages?.coarse.dispose(), stages?.fine?.dispose(), tokenizer?.dispose()]);
+    await Promise.all([this.#pipeline.dispose(), tokenizer?.dispose()]);
   }
 
   async [asyncDispose](): Promise<void> {

@@ -14,6 +14,7 @@
  */
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { AudioLMError, describe, invalidArgument } from "./errors.js";
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, HOST_LE, halfTable } from "./half.js";
 
 /** Every dtype of the safetensors format. */
 export type SafetensorsDtype =
@@ -106,7 +107,6 @@ const DTYPE_SIZE: Record<SafetensorsDtype, number> = {
 const WRITE_DTYPES: readonly string[] = ["F32", "F16", "BF16", "I32", "I64"];
 /** Largest header accepted (the reference implementation's limit). */
 const MAX_HEADER = 100_000_000;
-const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function modelError(source: string, what: string, cause?: unknown): AudioLMError {
   return new AudioLMError("ERR_AUDIOLM_INVALID_MODEL", `${source} ${what}`, cause === undefined ? undefined : { cause });
@@ -117,110 +117,9 @@ function ioError(verb: string, path: string, err: unknown): AudioLMError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Half-precision conversions
+// Half-precision conversions (lib/half.ts)
 
-const scratchF32 = new Float32Array(1);
-const scratchU32 = new Uint32Array(scratchF32.buffer);
-
-function halfBits(x: number): number {
-  scratchF32[0] = x;
-  const b = scratchU32[0];
-  const sign = (b >>> 16) & 0x8000;
-  const exp = (b >>> 23) & 0xff;
-  let mant = b & 0x7fffff;
-  if (exp === 0xff) return mant ? sign | 0x7e00 | (mant >>> 13) : sign | 0x7c00;
-  const e = exp - 112; // rebias 127 → 15
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign; // below half the smallest subnormal: ±0
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rem > halfway || (rem === halfway && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry rolls into the exponent (up to Inf)
-  return sign | h;
-}
-
-function bf16Bits(x: number): number {
-  scratchF32[0] = x;
-  const b = scratchU32[0];
-  if ((b & 0x7f800000) === 0x7f800000 && b & 0x7fffff) return ((b >>> 16) | 0x40) & 0xffff; // quiet NaN
-  return ((b + 0x7fff + ((b >>> 16) & 1)) / 0x10000) & 0xffff;
-}
-
-/**
- * Converts values to IEEE half-precision bits, rounding to nearest even (values are first rounded
- * to float32). Overflow gives ±Infinity, NaN stays a (quiet) NaN.
- *
- * @param x - The values.
- * @returns The float16 bit patterns.
- */
-export function f32ToF16(x: ArrayLike<number>): Uint16Array {
-  if (x === null || typeof x !== "object" || typeof x.length !== "number") invalidArgument("x", "a Float32Array or array of numbers", x);
-  const out = new Uint16Array(x.length);
-  for (let i = 0; i < out.length; i++) out[i] = halfBits(x[i]);
-  return out;
-}
-
-/**
- * Converts values to bfloat16 bits, rounding to nearest even (values are first rounded to
- * float32). NaN stays a (quiet) NaN.
- *
- * @param x - The values.
- * @returns The bfloat16 bit patterns.
- */
-export function f32ToBf16(x: ArrayLike<number>): Uint16Array {
-  if (x === null || typeof x !== "object" || typeof x.length !== "number") invalidArgument("x", "a Float32Array or array of numbers", x);
-  const out = new Uint16Array(x.length);
-  for (let i = 0; i < out.length; i++) out[i] = bf16Bits(x[i]);
-  return out;
-}
-
-let halfTable: Float32Array | undefined;
-function getHalfTable(): Float32Array {
-  if (!halfTable) {
-    halfTable = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) {
-      const s = h & 0x8000 ? -1 : 1;
-      const e = (h >> 10) & 0x1f;
-      const m = h & 0x3ff;
-      halfTable[h] = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
-    }
-  }
-  return halfTable;
-}
-
-/**
- * Converts float16 bit patterns to float32 (exact).
- *
- * @param bits - IEEE half-precision bit patterns.
- */
-export function f16ToF32(bits: Uint16Array): Float32Array {
-  if (!(bits instanceof Uint16Array)) invalidArgument("bits", "a Uint16Array", bits);
-  const t = getHalfTable();
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = t[bits[i]];
-  return out;
-}
-
-/**
- * Converts bfloat16 bit patterns to float32 (exact).
- *
- * @param bits - bfloat16 bit patterns.
- */
-export function bf16ToF32(bits: Uint16Array): Float32Array {
-  if (!(bits instanceof Uint16Array)) invalidArgument("bits", "a Uint16Array", bits);
-  const out = new Float32Array(bits.length);
-  const u = new Uint32Array(out.buffer);
-  for (let i = 0; i < bits.length; i++) u[i] = bits[i] << 16;
-  return out;
-}
+export { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./half.js";
 
 function e4m3ToF32(b: number): number {
   const s = b & 0x80 ? -1 : 1;
@@ -425,7 +324,7 @@ function toFloat32(raw: Uint8Array, info: SafetensorsTensorInfo): Float32Array {
     case "BOOL":
       return Float32Array.from(new Uint8Array(buf, off, n));
     case "F8_E5M2": {
-      const t = getHalfTable();
+      const t = halfTable();
       return Float32Array.from(new Uint8Array(buf, off, n), (v) => t[v << 8]);
     }
     case "F8_E4M3":
