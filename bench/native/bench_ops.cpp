@@ -89,8 +89,9 @@ void bench_conv(const Conv1dShape& s, int64_t in_len, bool with_ref) {
   const double ref = with_ref
       ? time_calls([&] { conv1d_ref(s, x.data(), in_len, w.data(), b.data(), y.data()); }, 0, 1).median_s : -1;
   char name[96];
-  std::snprintf(name, sizeof name, "conv1d %ld->%ld k%ld s%ld d%ld T=%ld", long(s.in_channels),
-                long(s.out_channels), long(s.kernel), long(s.stride), long(s.dilation), long(in_len));
+  std::snprintf(name, sizeof name, "conv1d %ld->%ld k%ld s%ld d%ld%s T=%ld", long(s.in_channels),
+                long(s.out_channels), long(s.kernel), long(s.stride), long(s.dilation),
+                s.groups > 1 ? (" g" + std::to_string(s.groups)).c_str() : "", long(in_len));
   report(name, flops, fast, ref);
 }
 
@@ -161,7 +162,7 @@ void bench_rvq() {
 }  // namespace
 
 int main() {
-  std::printf("threads %d, AVX2/FMA kernels %s\n", num_threads(), simd_avx2_active() ? "on" : "off");
+  std::printf("threads %d, kernels %s\n", num_threads(), simd_kernel_name());
   std::printf("%-40s %12s %15s %15s\n", "case", "median", "best", "rate");
   for (int64_t n : {64, 256, 512}) bench_gemm("gemm", false, false, n, n, n, true);
   bench_gemm("gemm", false, false, 1024, 1024, 1024, false);
@@ -176,6 +177,17 @@ int main() {
   set_simd_enabled(false);
   bench_gemm("gemm portable", false, false, 512, 512, 512, false);
   set_simd_enabled(true);
+  // Transformer and conv-as-GEMM shapes, on each kernel level this CPU has (same run, so the
+  // levels compare on equal terms).
+  for (int level = simd_max_level(); level >= 1; --level) {
+    set_simd_level(level);
+    const std::string tag = std::string("gemm ") + simd_kernel_name();
+    bench_gemm(tag, false, false, 512, 512, 512, false);
+    bench_gemm(tag, false, true, 249, 768, 768, false);
+    bench_gemm(tag, false, false, 64, 4096, 1024, false);
+    bench_gemm(tag, false, false, 512, 8000, 1536, false);
+  }
+  set_simd_enabled(true);
 
   // EnCodec 24 kHz encoder/decoder layers on 1 s of audio (24000 samples, 75 frames).
   bench_conv({1, 32, 7}, 24006, true);
@@ -183,6 +195,12 @@ int main() {
   bench_conv({16, 32, 1}, 24000, true);
   bench_conv({32, 64, 4, 2}, 24002, true);
   bench_conv({512, 128, 7}, 81, true);
+  // HuBERT: the positional conv (grouped, long kernel; the caller pads) and the feature
+  // extractor's short strided convs.
+  bench_conv({768, 768, 128, 1, 1, 16}, 250 + 127, false);
+  bench_conv({512, 512, 3, 2}, 499, false);
+  bench_conv({512, 512, 2, 2}, 250, false);
+  bench_conv({512, 512, 3, 2}, 251, false);
   bench_conv_transpose({512, 256, 16, 8}, 75, true);
   bench_conv_transpose({256, 128, 10, 5}, 600, true);
   bench_conv_transpose({64, 32, 4, 2}, 12000, true);
@@ -192,8 +210,8 @@ int main() {
   bench_lstm();
   bench_rvq();
 
-  std::printf("{\"bench\":\"ops\",\"threads\":%d,\"avx2\":%s,\"results\":[", num_threads(),
-              simd_avx2_active() ? "true" : "false");
+  std::printf("{\"bench\":\"ops\",\"threads\":%d,\"avx2\":%s,\"kernels\":\"%s\",\"results\":[", num_threads(),
+              simd_avx2_active() ? "true" : "false", simd_kernel_name());
   for (size_t i = 0; i < g_rows.size(); ++i) {
     const Row& r = g_rows[i];
     std::printf("%s{\"case\":\"%s\",\"ms\":%.4f,\"best_ms\":%.4f", i ? "," : "", r.name.c_str(),

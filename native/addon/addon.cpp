@@ -34,7 +34,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   }
   o.Set("gpus", gpus);
   o.Set("threads", alm::num_threads());
-  o.Set("cpuKernels", alm::simd_avx2_active() ? "avx2+fma" : "portable");
+  o.Set("cpuKernels", alm::simd_kernel_name());
 #ifdef NDEBUG
   o.Set("buildType", "release");
 #else

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -22,6 +23,12 @@ constexpr int64_t kColBudget = int64_t(1) << 17;
 constexpr int64_t kFoldBudget = int64_t(1) << 19;
 // Chunks narrower than this make GEMMs too thin to run at speed, whatever the budget says.
 constexpr int64_t kMinChunk = 64;
+// conv1d with many rows per step (wide or long kernels: HuBERT's 768-channel convs, its
+// positional conv with kernel 128) lets chunks grow towards kWideChunk steps, as long as the
+// column buffer stays within kWideBudget floats (4 MiB): narrow chunks there mean thin GEMMs
+// that pack the whole weight again for every few dozen steps.
+constexpr int64_t kWideChunk = 256;
+constexpr int64_t kWideBudget = int64_t(1) << 20;
 
 void check_shape(const Conv1dShape& s, const char* op) {
   ALM_CHECK_ARG(s.in_channels >= 1 && s.out_channels >= 1 && s.kernel >= 1 && s.stride >= 1 &&
@@ -48,14 +55,15 @@ struct ChunkPlan {
 
 // `rows` floats of columns per time step and `budget` per chunk, `total` steps, `macs`
 // multiply-adds in all.
-ChunkPlan plan_chunks(int64_t rows, int64_t budget, int64_t total, double macs) {
+// `min_chunk` steps per chunk at least (unless `total` is less).
+ChunkPlan plan_chunks(int64_t rows, int64_t budget, int64_t total, double macs, int64_t min_chunk = kMinChunk) {
   const int64_t threads = num_threads();
   const int64_t fit = std::max<int64_t>(1, budget / rows);
   int64_t count = (total + fit - 1) / fit;
-  count = std::max<int64_t>(1, std::min(count, (total + kMinChunk - 1) / kMinChunk));
+  count = std::max<int64_t>(1, std::min(count, (total + min_chunk - 1) / min_chunk));
   // About four chunks per thread balance the load, when there is work enough to share.
-  const bool worth_sharing = threads > 1 && macs >= double(1 << 21) && total >= 2 * threads * kMinChunk;
-  if (worth_sharing) count = std::max(count, std::min(4 * threads, total / kMinChunk));
+  const bool worth_sharing = threads > 1 && macs >= double(1 << 21) && total >= 2 * threads * min_chunk;
+  if (worth_sharing) count = std::max(count, std::min(4 * threads, total / min_chunk));
   // Equal chunks (rounded to 16 for the GEMM's panels) rather than a thin last one.
   const int64_t len = std::min(total, ((total + count - 1) / count + 15) / 16 * 16);
   count = (total + len - 1) / len;
@@ -111,18 +119,42 @@ void conv1d(const Conv1dShape& s, const float* x, int64_t in_len, const float* w
   const int64_t cin_g = s.in_channels / G, cout_g = s.out_channels / G, rows = cin_g * K;
   // A 1x1 kernel with stride 1 reads the input as the column matrix itself.
   const bool direct = K == 1 && s.stride == 1;
-  const ChunkPlan plan = plan_chunks(rows, kColBudget, tout, double(s.out_channels) * double(rows) * double(tout));
-  auto run_chunks = [&](int64_t c0, int64_t c1) {
-    std::vector<float> col(direct ? 0 : size_t(rows * plan.len));
-    for (int64_t ci = c0; ci < c1; ++ci) {
-      const int64_t t0 = ci * plan.len, n = std::min(plan.len, tout - t0);
-      for (int64_t g = 0; g < G; ++g) {
-        const float* xg = x + g * cin_g * in_len;
-        if (!direct) im2col(xg, in_len, cin_g, K, s.stride, s.dilation, t0, n, col.data());
-        gemm(false, false, cout_g, n, rows, 1.f, w + g * cout_g * rows, rows,
-             direct ? xg + t0 : col.data(), direct ? in_len : n, 0.f, y + g * cout_g * tout + t0, tout);
+  const double macs = double(s.out_channels) * double(rows) * double(tout);
+  const int64_t min_chunk = std::max(kMinChunk, std::min(kWideChunk, kWideBudget / rows));
+  const ChunkPlan plan = plan_chunks(rows, kColBudget, tout, macs, min_chunk);
+  // Grouped convolutions whose per-group GEMMs are too small to share between threads run
+  // (chunk, group) pairs side by side instead, each GEMM on one thread.
+  const int64_t threads = num_threads();
+  const bool by_group = !plan.parallel && G > 1 && threads > 1 && macs >= double(1 << 21) &&
+                        plan.count * G >= 2 * threads;
+  auto run_one = [&](int64_t ci, int64_t g, std::vector<float>& col, bool side_by_side) {
+    const int64_t t0 = ci * plan.len, n = std::min(plan.len, tout - t0);
+    const float* xg = x + g * cin_g * in_len;
+    if (!direct) {
+      col.resize(size_t(rows * plan.len));
+      im2col(xg, in_len, cin_g, K, s.stride, s.dilation, t0, n, col.data());
+    }
+    (side_by_side ? gemm_single_thread : gemm)(false, false, cout_g, n, rows, 1.f, w + g * cout_g * rows, rows,
+         direct ? xg + t0 : col.data(), direct ? in_len : n, 0.f, y + g * cout_g * tout + t0, tout);
+    return std::pair<int64_t, int64_t>(t0, n);
+  };
+  if (by_group) {
+    parallel_for(plan.count * G, 1, [&](int64_t i0, int64_t i1) {
+      std::vector<float> col;
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t g = i % G;
+        const auto tn = run_one(i / G, g, col, true);
+        if (bias) add_bias(bias + g * cout_g, cout_g, y + g * cout_g * tout, tout, tn.first, tn.second);
       }
-      add_bias(bias, s.out_channels, y, tout, t0, n);
+    });
+    return;
+  }
+  auto run_chunks = [&](int64_t c0, int64_t c1) {
+    std::vector<float> col;
+    for (int64_t ci = c0; ci < c1; ++ci) {
+      std::pair<int64_t, int64_t> tn;
+      for (int64_t g = 0; g < G; ++g) tn = run_one(ci, g, col, plan.parallel);
+      add_bias(bias, s.out_channels, y, tout, tn.first, tn.second);
     }
   };
   if (plan.parallel) parallel_for(plan.count, 1, run_chunks);

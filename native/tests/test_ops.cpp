@@ -24,14 +24,15 @@ namespace {
 constexpr double kTol = 1e-5;
 const char* const kBadArg = "ERR_AUDIOLM_INVALID_ARGUMENT";
 
-// Runs fn with the AVX2 kernels (where the CPU has them) and again with the portable ones.
+// Runs fn on every kernel level this CPU has: AVX-512 (gemm's micro-kernel), AVX2 + FMA and
+// the portable kernels, then lifts the cap again.
 template <typename Fn>
 void for_each_isa(const Fn& fn) {
-  set_simd_enabled(true);
-  fn();
-  set_simd_enabled(false);
   try {
-    fn();
+    for (int level = simd_max_level(); level >= 0; --level) {
+      set_simd_level(level);
+      fn();
+    }
   } catch (...) {
     set_simd_enabled(true);
     throw;
@@ -82,7 +83,12 @@ TEST(gemm_shapes_and_transposes) {
                                    {5, 5, 5},     {7, 33, 300},  {64, 64, 64},   {130, 70, 513},
                                    {200, 300, 257}, {13, 4100, 40}, {6, 16, 1},  {171, 49, 3},
                                    // several column blocks (deep K narrows them), several M blocks
-                                   {50, 600, 2000}, {400, 40, 300}};
+                                   {50, 600, 2000}, {400, 40, 300},
+                                   // edges of the 12x32 and 6x16 tiles
+                                   {12, 32, 17}, {13, 33, 31}, {23, 31, 64}, {25, 65, 257},
+                                   {11, 97, 5}, {169, 47, 300},
+                                   // A too big to pack whole up front: the M-blocked path
+                                   {520, 70, 520}, {700, 45, 400}};
   for_each_isa([&] {
     uint32_t seed = 1;
     for (const auto& s : shapes)
@@ -92,7 +98,8 @@ TEST(gemm_shapes_and_transposes) {
 
 TEST(gemm_alpha_beta) {
   for_each_isa([] {
-    const std::vector<Mnk> shapes = {{1, 50, 20}, {9, 40, 300}, {50, 2, 20}, {100, 100, 100}};
+    const std::vector<Mnk> shapes = {{1, 50, 20}, {9, 40, 300}, {50, 2, 20}, {100, 100, 100},
+                                     {25, 33, 600}, {249, 70, 96}};
     uint32_t seed = 100;
     for (const auto& s : shapes) {
       check_gemm(false, false, s.m, s.n, s.k, 0.5f, 1.f, seed++);
@@ -100,6 +107,9 @@ TEST(gemm_alpha_beta) {
       check_gemm(false, true, s.m, s.n, s.k, 2.f, 1.f, seed++);
       check_gemm(true, true, s.m, s.n, s.k, 1.f, -1.f, seed++);
     }
+    // The M-blocked path with two column blocks, accumulating into C.
+    check_gemm(false, true, 260, 1060, 1030, 1.f, 0.5f, seed++);
+    check_gemm(true, false, 260, 1060, 1030, 0.75f, 0.f, seed++);
   });
 }
 
@@ -115,14 +125,35 @@ TEST(gemm_degenerate_and_odd_thread_counts) {
   // Splits that do not divide evenly over the pool.
   set_num_threads(3);
   try {
-    check_gemm(false, false, 97, 131, 260, 1.f, 0.f, 900);
-    check_gemm(true, true, 1, 1000, 300, 1.f, 1.f, 901);
-    check_gemm(false, true, 500, 2, 77, 1.f, 0.f, 902);
+    for_each_isa([] {
+      check_gemm(false, false, 97, 131, 260, 1.f, 0.f, 900);
+      check_gemm(true, true, 1, 1000, 300, 1.f, 1.f, 901);
+      check_gemm(false, true, 500, 2, 77, 1.f, 0.f, 902);
+      check_gemm(true, false, 64, 300, 200, 1.f, 0.5f, 903);
+    });
   } catch (...) {
     set_num_threads(0);
     throw;
   }
   set_num_threads(0);
+}
+
+TEST(simd_levels) {
+  const int top = simd_max_level();
+  EXPECT(top >= 0 && top <= 2);
+  EXPECT(simd_level() == top);
+  set_simd_level(0);
+  EXPECT(simd_level() == 0 && !simd_avx2_active() && !simd_avx512_active());
+  EXPECT(std::string(simd_kernel_name()) == "portable");
+  set_simd_level(1);
+  EXPECT(simd_level() == std::min(1, top) && simd_avx2_active() == (top >= 1) && !simd_avx512_active());
+  set_simd_level(7);  // clamped, and never above the CPU's
+  EXPECT(simd_level() == top && simd_avx512_active() == (top >= 2) && simd_avx2_active() == (top >= 1));
+  EXPECT(std::string(simd_kernel_name()) == (top == 2 ? "avx512" : top == 1 ? "avx2+fma" : "portable"));
+  set_simd_enabled(false);
+  EXPECT(simd_level() == 0);
+  set_simd_enabled(true);
+  EXPECT(simd_level() == top);
 }
 
 TEST(gemm_errors) {
@@ -176,6 +207,22 @@ TEST(conv1d_against_ref) {
     check_conv({32, 1, 7}, 5000, true, seed++);            // one output channel: skinny GEMM
     check_conv({5, 3, 7}, 7, true, seed++);                // a single output sample
   });
+}
+
+TEST(conv1d_grouped_long_kernels_and_wide_rows) {
+  // HuBERT's positional conv (groups 16, kernel 128, padded by the caller) scaled down in
+  // channels, then its feature extractor's short strided convs at full width: (chunk, group)
+  // pairs side by side, and chunks widened past the column budget.
+  for_each_isa([] {
+    uint32_t seed = 300;
+    check_conv({128, 128, 128, 1, 1, 16}, 250 + 127, true, seed++);
+    check_conv({64, 64, 128, 1, 1, 16}, 600, false, seed++);  // an uneven last chunk
+    check_conv({512, 512, 3, 2}, 251, true, seed++);
+    check_conv({512, 512, 2, 2}, 500, false, seed++);
+    check_conv({96, 48, 5, 1, 2, 3}, 700, true, seed++);      // groups with dilation
+  });
+  // Once at full size.
+  check_conv({768, 768, 128, 1, 1, 16}, 250 + 127, true, 399);
 }
 
 TEST(conv1d_long_input_chunks) {
