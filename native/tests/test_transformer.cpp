@@ -44,9 +44,17 @@ std::vector<float> context_of(const std::string& dir, int r) {
   return fs::exists(p) ? alm_test::read_npy(p).f32() : std::vector<float>{};
 }
 
+double g_worst = 0;  // worst relative L2 error seen by expect_close, printed per test
+
+void report_worst(const char* what) {
+  std::printf("     worst relative L2 error (%s): %.2e\n", what, g_worst);
+  g_worst = 0;
+}
+
 void expect_close(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
   EXPECT_MSG(got.size() == want.size(), what + ": size " + std::to_string(got.size()) + " vs " + std::to_string(want.size()));
   double e = alm_test::rel_l2(got.data(), want.data(), want.size());
+  g_worst = std::max(g_worst, e);
   EXPECT_MSG(e < kTol, what + ": relative L2 error " + std::to_string(e));
 }
 
@@ -86,6 +94,7 @@ TEST(full_forward_logits_match_reference_per_row_and_ragged_batch) {
                      dir + " head " + std::to_string(h));
       }
   }
+  report_worst("full-sequence logits, 6 variants");
 }
 
 TEST(kv_cached_steps_give_the_full_forward_logits) {
@@ -123,6 +132,7 @@ TEST(kv_cached_steps_give_the_full_forward_logits) {
       s.extend(next);  // rows of different lengths: the shorter ones sit out
     }
   }
+  report_worst("KV-cached logits at every step");
 }
 
 TEST(greedy_generation_gives_the_reference_tokens) {
