@@ -19,9 +19,8 @@ void check_range(int64_t v, int64_t lo, int64_t hi, const char* name, const std:
 }
 
 void linear(const Linear& L, const float* x, int64_t n, float* y) {
-  // Decode steps have a handful of rows: read each weight row once instead of packing W (faster
-  // than the packed gemm up to 16 rows on AVX2/AVX-512 machines, measured with 4096 × 1024 weights).
-  if (n <= 16) gemv_rows(n, L.out, L.in, x, L.in, L.w.data(), L.in, y, L.out);
+  // Decode steps have a handful of rows: read each weight row once instead of packing W.
+  if (gemv_preferred(n)) gemv_rows(n, L.out, L.in, x, L.in, L.w.data(), L.in, y, L.out);
   else gemm(false, true, n, L.out, L.in, 1.f, x, L.in, L.w.data(), L.in, 0.f, y, L.out);
   if (L.b.defined()) {
     const float* b = L.b.data();
