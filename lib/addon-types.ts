@@ -57,6 +57,7 @@ export interface NativeTransformerConfig {
   crossAttention: boolean;
   contextDim: number;
   inputCodebooks: number;
+  sharedInputEmbedding: boolean;
   outputHeads: number;
   weightBytes: number;
 }

@@ -7,6 +7,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 
 import { AudioLM, type GenerateOptions } from "./audiolm.js";
 import { Codec } from "./codec.js";
+import { convertBark } from "./convert/bark.js";
 import { convertEncodec } from "./convert/encodec.js";
 import { convertHubert } from "./convert/hubert.js";
 import { convertKmeans } from "./convert/kmeans.js";
@@ -33,6 +34,7 @@ Commands:
   convert encodec SRC       EnCodec checkpoint → codec component (.safetensors)
   convert hubert SRC        HuBERT checkpoint + k-means → semantic tokenizer (.safetensors)
   convert kmeans SRC        k-means centroids (sklearn joblib or .npy) → component
+  convert bark SRC          Bark text/coarse/fine checkpoints → three transformer components
 
 Run \`audiolm <command> --help\` for a command's options.`,
   generate: `Usage: audiolm generate -o OUT.wav [-m MODEL_DIR] [--seconds N] [--batch B] [--seed S] [--mode MODE]
@@ -119,6 +121,14 @@ centroids: 13 MFCC + deltas + delta-deltas, docs/mfcc.md); otherwise a centroid 
 Converts an EnCodec checkpoint — Meta's original layout (.th/.pt) or Hugging Face's EncodecModel
 (.safetensors or pytorch_model.bin; a config.json beside it is read) — to a codec component.
 Settings the weights do not contain default to the 24 kHz model's (24000 Hz, causal, reflect).`,
+  "convert bark": `Usage: audiolm convert bark SRC -o OUT_DIR [--small | --large] [--dtype F32|F16|BF16]
+
+Converts Bark (suno-ai/bark) checkpoints to transformer components: SRC is a directory holding
+text.pt, coarse.pt and fine.pt (or the large text_2.pt, coarse_2.pt, fine_2.pt, preferred when
+present) → OUT_DIR/semantic.safetensors, coarse.safetensors, fine.safetensors and bark.json
+(Bark's generation constants); or one of those files → that stage only.
+  --small / --large     which variant to read from a directory holding both
+  --dtype F32|F16|BF16  storage dtype (default F32)`,
 };
 
 type Values = Record<string, string | boolean | undefined>;
@@ -409,14 +419,43 @@ async function cmdConvertKmeans(argv: string[]): Promise<void> {
   else console.error(`wrote ${output}: ${c.clusters} centroids of dimension ${c.dim}${values.mfcc ? " (MFCC tokenizer)" : ""}`);
 }
 
+async function cmdConvertBark(argv: string[]): Promise<void> {
+  const help = HELP["convert bark"];
+  const { values, positionals } = parse(
+    argv,
+    { output: { type: "string", short: "o" }, small: { type: "boolean" }, large: { type: "boolean" }, dtype: { type: "string" }, json: { type: "boolean" } },
+    help,
+  );
+  if (values.help) return void console.log(help);
+  if (positionals.length !== 1) throw new UsageError(`expected one source directory or checkpoint\n\n${help}`);
+  const output = need(values.output, "-o/--output", help);
+  if (values.small && values.large) throw new UsageError("give --small or --large, not both");
+  const dtype = values.dtype as string | undefined;
+  if (dtype !== undefined && !["F32", "F16", "BF16"].includes(dtype)) throw new UsageError(`--dtype must be F32, F16 or BF16, not ${dtype}`);
+  const r = await convertBark(positionals[0], output, {
+    dtype: dtype as "F32" | "F16" | "BF16" | undefined,
+    ...(values.small ? { variant: "small" as const } : values.large ? { variant: "large" as const } : {}),
+  });
+  if (values.json) console.log(JSON.stringify({ output, ...r }));
+  else {
+    for (const [stage, c] of Object.entries(r.configs)) {
+      console.error(`wrote ${r.files[stage as keyof typeof r.files]}: Bark ${stage}, ${c.layers} layers × ${c.dim}, vocab ${c.vocabSize} → ${c.outputSize}`);
+    }
+    if (r.constants) console.error(`wrote ${r.constants}: Bark generation constants`);
+  }
+}
+
 async function cmdConvert(argv: string[]): Promise<void> {
   const format = argv[0];
   if (format === undefined || format === "--help" || format === "-h") {
-    return void console.log(`Usage: audiolm convert FORMAT SRC... -o OUT\n\nFormats: encodec, hubert, kmeans\n\n${HELP["convert encodec"]}\n\n${HELP["convert hubert"]}\n\n${HELP["convert kmeans"]}`);
+    return void console.log(
+      `Usage: audiolm convert FORMAT SRC... -o OUT\n\nFormats: encodec, hubert, kmeans, bark\n\n${HELP["convert encodec"]}\n\n${HELP["convert hubert"]}\n\n${HELP["convert kmeans"]}\n\n${HELP["convert bark"]}`,
+    );
   }
+  if (format === "bark") return cmdConvertBark(argv.slice(1));
   if (format === "hubert") return cmdConvertHubert(argv.slice(1));
   if (format === "kmeans") return cmdConvertKmeans(argv.slice(1));
-  if (format !== "encodec") throw new UsageError(`unknown format ${JSON.stringify(format)}; supported: encodec, hubert, kmeans`);
+  if (format !== "encodec") throw new UsageError(`unknown format ${JSON.stringify(format)}; supported: encodec, hubert, kmeans, bark`);
   const help = HELP["convert encodec"];
   const { values, positionals } = parse(
     argv.slice(1),

@@ -13,6 +13,15 @@ export { Codec, type CodecCodes, type DecodeOptions, type EncodeOptions } from "
 export { AudioLMError, type AudioLMErrorCode } from "./errors.js";
 export { type Device, type LoadOptions } from "./options.js";
 export { convertEncodec, type EncodecConfig, type ConvertEncodecOptions } from "./convert/encodec.js";
+export {
+  convertBark,
+  convertBarkCheckpoint,
+  BARK_CONSTANTS,
+  type BarkStage,
+  type BarkStageConfig,
+  type ConvertBarkOptions,
+  type ConvertBarkResult,
+} from "./convert/bark.js";
 export { native as nativeAddon } from "./native.js";
 export type { NativeInfo } from "./addon-types.js";
 export * from "./wav.js";

@@ -46,6 +46,7 @@ export interface TransformerConfig {
   crossAttention: boolean;
   contextDim: number;
   inputCodebooks: number;
+  sharedInputEmbedding: boolean;
   outputHeads: number;
   [key: string]: unknown;
 }

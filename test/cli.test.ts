@@ -1,7 +1,7 @@
 // The `audiolm` CLI as a user runs it (the compiled dist/cli.js): the EnCodec parity path
 // convert → encode → decode against the reference fixtures, and clean failures.
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
@@ -77,5 +77,25 @@ describe("audiolm CLI", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/\[ERR_AUDIOLM_INVALID_CHECKPOINT\].*not an EnCodec checkpoint/);
     for (const x of [r.stderr]) expect(x).not.toMatch(/\n\s+at /);
+  });
+
+  it("convert bark writes three components and bark.json; bad checkpoints fail cleanly", () => {
+    let r = run("convert", "bark", join(FIX, "bark"), "-o", "bark", "--json");
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(Object.keys(out.files).sort()).toEqual(["coarse", "fine", "semantic"]);
+    expect(out.configs.semantic.sharedInputEmbedding).toBe(true);
+    expect(JSON.parse(readFileSync(join(tmp.dir, "bark", "bark.json"), "utf8")).semanticInferToken).toBe(129599);
+    r = run("convert", "bark", join(FIX, "bark", "bad_unknown_key.pt"), "-o", "bad");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[ERR_AUDIOLM_INVALID_ARGUMENT\].*stage/);
+    copyFileSync(join(FIX, "bark", "bad_no_args.pt"), join(tmp.dir, "coarse.pt"));
+    r = run("convert", "bark", "coarse.pt", "-o", "bad");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[ERR_AUDIOLM_INVALID_CHECKPOINT\].*model_args/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    r = run("convert", "bark");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/expected one source/);
   });
 });

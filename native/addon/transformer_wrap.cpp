@@ -214,6 +214,7 @@ Napi::Value NativeTransformer::Config(const Napi::CallbackInfo& info) {
   o.Set("crossAttention", c.cross_attention);
   o.Set("contextDim", double(c.context_dim));
   o.Set("inputCodebooks", double(c.input_codebooks));
+  o.Set("sharedInputEmbedding", c.shared_input_embedding);
   o.Set("outputHeads", double(c.output_heads));
   o.Set("weightBytes", double(model_->weight_bytes()));
   return o;

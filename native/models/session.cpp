@@ -155,7 +155,6 @@ void TransformerSession::extend(const std::vector<std::vector<int32_t>>& tokens)
 std::vector<std::vector<int32_t>> TransformerSession::generate(const GenerateRequest& req) {
   const TransformerModel& m = *model_;
   const TransformerConfig& c = m.config();
-  ALM_CHECK_ARG(c.input_codebooks == 1, "token-by-token generation needs a model with one input codebook");
   ALM_CHECK_ARG(c.causal, "token-by-token generation needs a causal model");
   ALM_CHECK_ARG(req.steps >= 0, "steps must be non-negative");
   ALM_CHECK_ARG(int64_t(req.params.size()) == batch_ && int64_t(req.seeds.size()) == batch_,
@@ -168,7 +167,7 @@ std::vector<std::vector<int32_t>> TransformerSession::generate(const GenerateReq
   }
   for (int64_t r = 0; r < batch_; ++r)
     ALM_CHECK_ARG(len_[size_t(r)] > 0, "row ", r, " was never prefilled: call prefill first");
-  const int64_t V = c.output_size, D = c.dim, P = int64_t(req.ranges.size());
+  const int64_t V = c.output_size, D = c.dim, P = int64_t(req.ranges.size()), C = c.input_codebooks;
   std::vector<std::vector<int32_t>> out(static_cast<size_t>(batch_));
   std::vector<std::vector<float>> scratch(static_cast<size_t>(batch_));
   std::vector<int32_t> step_tokens(static_cast<size_t>(batch_));
@@ -202,7 +201,9 @@ std::vector<std::vector<int32_t>> TransformerSession::generate(const GenerateReq
       }
       cont.push_back(r);
       ones.push_back(1);
+      // With several input codebooks the sampled token is codebook 0; the others are not given.
       toks.push_back(t);
+      for (int64_t cb = 1; cb < C; ++cb) toks.push_back(-1);
       pos.push_back(len_[size_t(r)]);
     }
     if (cont.empty()) break;

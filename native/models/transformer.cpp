@@ -100,6 +100,7 @@ TransformerConfig TransformerConfig::from_json(const Json& j, const std::string&
   c.output_heads = j.get_int("outputHeads", 1);
   check_range(c.input_codebooks, 1, 256, "inputCodebooks", what);
   check_range(c.output_heads, 1, 256, "outputHeads", what);
+  c.shared_input_embedding = j.get_bool("sharedInputEmbedding", false);
   c.tie_embeddings = j.get_bool("tieEmbeddings", false);
   if (c.tie_embeddings && c.output_size != c.vocab_size)
     fail(ErrorKind::InvalidModel, what, ": tieEmbeddings needs outputSize == vocabSize");
@@ -115,7 +116,7 @@ std::shared_ptr<TransformerModel> TransformerModel::load(const std::string& path
   const WeightsFile& f = *file;
   const int64_t D = c.dim, hd = c.head_dim;
 
-  if (c.input_codebooks == 1) {
+  if (c.input_codebooks == 1 || c.shared_input_embedding) {
     m->tok_emb_.push_back(f.f32("tok_emb.weight", {c.vocab_size, D}));
   } else {
     for (int64_t cb = 0; cb < c.input_codebooks; ++cb)
@@ -187,7 +188,7 @@ void TransformerModel::embed(const int32_t* tokens, int64_t n, const int64_t* po
       ALM_CHECK_ARG(t >= 0 && t < cfg_.vocab_size, "token ", t, " at position ", positions[i],
                     C > 1 ? " (codebook " + std::to_string(c) + ")" : std::string(), " is outside the vocabulary [0, ",
                     cfg_.vocab_size, ")");
-      const float* e = tok_emb_[c].data() + int64_t(t) * D;
+      const float* e = tok_emb_[cfg_.shared_input_embedding ? 0 : size_t(c)].data() + int64_t(t) * D;
       for (int64_t d = 0; d < D; ++d) xi[d] += e[d];
       ++given;
     }

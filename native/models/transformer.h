@@ -35,6 +35,7 @@ struct TransformerConfig {
   bool cross_attention = false;
   int64_t context_dim = 0;
   int64_t input_codebooks = 1, output_heads = 1;
+  bool shared_input_embedding = false;  // every codebook reads tok_emb.weight (Bark's merged context)
   bool tie_embeddings = false;
 
   static TransformerConfig from_json(const Json& j, const std::string& what);
