@@ -46,3 +46,16 @@ export type { SamplingOptions, TokenRange, RangeSchedule, TransformerConfig, Gen
 export { SemanticTokenizer, type TokenizeOptions } from "./semantic-tokenizer.js";
 export { convertHubert, type ConvertHubertOptions, type HubertConfig } from "./convert/hubert.js";
 export { convertKmeans, readCentroids, type Centroids } from "./convert/kmeans.js";
+export {
+  BarkModel,
+  readBarkVoice,
+  type BarkConstants,
+  type BarkCodes,
+  type BarkVoice,
+  type BarkSamplingOptions,
+  type SemanticOptions as BarkSemanticOptions,
+  type CoarseOptions as BarkCoarseOptions,
+  type FineOptions as BarkFineOptions,
+  type BarkGenerateOptions,
+  type BarkGenerateResult,
+} from "./bark.js";

@@ -1,0 +1,125 @@
+// Bark's three-stage generation (lib/bark.ts) against suno's own generation.py run with small
+// random models and a small vocabulary (fixtures in test/fixtures/bark_generation, written by
+// test/fixtures/make_bark_generation_fixtures.py): semantic (min_eos_p stop, voice history, native
+// loop), coarse sliding windows (with and without history), fine windows, and generate().
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { BarkModel, type BarkCodes, readBarkVoice } from "../lib/bark.js";
+import { convertBark } from "../lib/convert/bark.js";
+import { AudioLMError } from "../lib/errors.js";
+import { type NpyArray, npyToInt32, readNpz } from "../lib/npy.js";
+import { tempDir } from "./helpers.js";
+
+const FIXTURES = join(import.meta.dirname, "fixtures", "bark_generation");
+const VOICE = join(FIXTURES, "voice.npz");
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+describe("Bark generation", () => {
+  const dir = join(tmp.dir, "bark");
+  let model: BarkModel;
+  let ref: Map<string, NpyArray>;
+  const fixture = JSON.parse(readFileSync(join(FIXTURES, "constants.json"), "utf8"));
+  const cases = fixture.cases;
+  const ids = (name: string): Int32Array => npyToInt32(ref.get(name)!, name);
+  const codes = (name: string): BarkCodes => {
+    const a = ref.get(name)!;
+    return { data: ids(name), shape: [a.shape[0], a.shape[1]] };
+  };
+
+  beforeAll(async () => {
+    await convertBark(FIXTURES, dir);
+    const json = JSON.parse(readFileSync(join(dir, "bark.json"), "utf8"));
+    const { cases: _c, ...constants } = fixture;
+    writeFileSync(join(dir, "bark.json"), JSON.stringify({ ...json, ...constants }));
+    model = await BarkModel.load(dir);
+    ref = await readNpz(join(FIXTURES, "reference.npz"));
+  });
+  afterAll(async () => {
+    await model?.dispose();
+  });
+
+  it("semantic: min_eos_p stop, without and with a voice history", async () => {
+    const s1 = await model.generateSemantic(ids("s1_text"), { temperature: 1, greedy: true, minEosP: cases.s1.minEosP });
+    expect(s1.length).toBe(cases.s1.steps);
+    expect(Array.from(s1)).toEqual(Array.from(ids("s1_semantic")));
+    const voice = await readBarkVoice(VOICE);
+    const s2 = await model.generateSemantic(ids("s2_text"), { temperature: 1, greedy: true, minEosP: cases.s2.minEosP, history: voice.semantic });
+    expect(Array.from(s2)).toEqual(Array.from(ids("s2_semantic")));
+  });
+
+  it("semantic: the native loop with topK 1 and no min_eos_p", async () => {
+    const s3 = await model.generateSemantic(ids("s3_text"), { topK: 1, minEosP: null, maxSteps: cases.s3.maxSteps, seed: 5 });
+    expect(Array.from(s3)).toEqual(Array.from(ids("s3_semantic")));
+  });
+
+  it("coarse: sliding windows without and with history", async () => {
+    const c1 = await model.generateCoarse(ids("s1_semantic"), { topK: 1, seed: 1 });
+    expect(c1.shape).toEqual(ref.get("c1_coarse")!.shape);
+    expect(Array.from(c1.data)).toEqual(Array.from(ids("c1_coarse")));
+    const voice = await readBarkVoice(VOICE);
+    const c2 = await model.generateCoarse(ids("s2_semantic"), { topK: 1, seed: 1, history: voice, ...cases.c2 });
+    expect(Array.from(c2.data)).toEqual(Array.from(ids("c2_coarse")));
+  });
+
+  it("fine: windows without and with history", async () => {
+    const voice = await readBarkVoice(VOICE);
+    const f1 = await model.generateFine(codes("c1_coarse"), { temperature: null });
+    expect(Array.from(f1.data)).toEqual(Array.from(ids("f1_fine")));
+    const f2 = await model.generateFine(codes("c2_coarse"), { temperature: null, history: voice.fine });
+    expect(Array.from(f2.data)).toEqual(Array.from(ids("f2_fine")));
+    const f3 = await model.generateFine(codes("f3_coarse"), { temperature: null, history: voice.fine });
+    expect(f3.shape).toEqual([4, 1300]);
+    expect(Array.from(f3.data)).toEqual(Array.from(ids("f3_fine")));
+    const f4 = await model.generateFine(codes("f4_coarse"), { temperature: null });
+    expect(Array.from(f4.data)).toEqual(Array.from(ids("f4_fine")));
+  });
+
+  it("generate(): all three stages with a voice .npz", async () => {
+    const r = await model.generate({
+      textTokens: ids("s2_text"),
+      voice: VOICE,
+      seed: 3,
+      semantic: { temperature: 1, greedy: true, minEosP: cases.s2.minEosP },
+      coarse: { topK: 1, ...cases.c2 },
+      fine: { temperature: null },
+    });
+    expect(Array.from(r.semantic)).toEqual(Array.from(ids("s2_semantic")));
+    expect(Array.from(r.coarse.data)).toEqual(Array.from(ids("c2_coarse")));
+    expect(r.codes.shape).toEqual([4, 46]);
+    expect(Array.from(r.codes.data)).toEqual(Array.from(ids("f2_fine")));
+    expect(r.audio).toBeUndefined();
+    const r1 = await model.generate({ textTokens: ids("s1_text"), seed: 3, semantic: { temperature: 1, greedy: true, minEosP: cases.s1.minEosP }, coarse: { topK: 1 }, fine: { temperature: null } });
+    expect(Array.from(r1.codes.data)).toEqual(Array.from(ids("f1_fine")));
+  });
+
+  it("seeded sampling is reproducible", async () => {
+    const a = await model.generateSemantic(ids("s1_text"), { seed: 9, maxSteps: 10, minEosP: 0.9 });
+    const b = await model.generateSemantic(ids("s1_text"), { seed: 9, maxSteps: 10, minEosP: 0.9 });
+    expect(Array.from(a)).toEqual(Array.from(b));
+    const f = await model.generateFine(codes("c2_coarse"), { seed: 4 });
+    const g = await model.generateFine(codes("c2_coarse"), { seed: 4 });
+    expect(Array.from(f.data)).toEqual(Array.from(g.data));
+  });
+
+  it("rejects bad inputs with AudioLMError", async () => {
+    const err = async (p: Promise<unknown>, re: RegExp) => {
+      const e = await p.then(() => null, (x) => x);
+      expect(e).toBeInstanceOf(AudioLMError);
+      expect((e as Error).message).toMatch(re);
+    };
+    await err(model.generateSemantic(new Int32Array([1, 999])), /textTokens\[1\] is 999/);
+    await err(model.generateSemantic(new Int32Array(0)), /non-empty/);
+    await err(model.generateSemantic(new Int32Array([1]), { history: new Int32Array([100]) }), /history\[0\] is 100/);
+    await err(model.generateSemantic(new Int32Array([1]), { maxSteps: 5000 }), /maxSteps/);
+    await err(model.generateCoarse(new Int32Array(0), { topK: 1 }), /non-empty/);
+    await err(model.generateCoarse(new Int32Array([1, 2, 3]), { maxCoarseHistory: 10 }), /maxCoarseHistory/);
+    await err(model.generateCoarse(new Int32Array([1, 2, 3]), { history: { semantic: new Int32Array([1, 2]), coarse: { data: new Int32Array(20), shape: [2, 10] } } }), /frames per history.semantic/);
+    await err(model.generateFine({ data: new Int32Array(4), shape: [2, 3] }), /shape/);
+    await err(model.generateFine({ data: new Int32Array([0, 40]), shape: [2, 1] }), /is 40/);
+    await err(readBarkVoice(join(FIXTURES, "reference.npz")), /no semantic_prompt/);
+    await err(BarkModel.load(tmp.dir), /no bark.json/);
+  });
+});
