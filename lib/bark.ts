@@ -22,6 +22,7 @@ import { type NpyArray, npyToInt32, readNpz } from "./npy.js";
 import { type LoadOptions } from "./options.js";
 import { counterUniform, deriveSeed } from "./stages.js";
 import { Transformer } from "./transformer.js";
+import { WordPieceTokenizer, normalizeBarkText } from "./wordpiece.js";
 
 /** Bark's generation constants as written to bark.json. */
 export interface BarkConstants {
@@ -99,8 +100,14 @@ export interface FineOptions {
 }
 
 export interface BarkGenerateOptions {
-  /** Text token ids (Bark's BERT WordPiece ids, before TEXT_ENCODING_OFFSET). */
-  textTokens: Int32Array;
+  /**
+   * The text to speak, tokenised with the model's vocab.txt (whitespace normalised as Bark does;
+   * at most 256 tokens are read, as the reference). An array generates one result per text, one
+   * after another (text i uses seed + i). Give `text` or `textTokens`.
+   */
+  text?: string | string[];
+  /** Text token ids (Bark's BERT WordPiece ids, before TEXT_ENCODING_OFFSET), instead of `text`. */
+  textTokens?: Int32Array;
   /** A voice: path to Bark's .npz, or a loaded one. */
   voice?: string | BarkVoice;
   seed?: number;
@@ -110,6 +117,8 @@ export interface BarkGenerateOptions {
 }
 
 export interface BarkGenerateResult {
+  /** The text ids the semantic stage read (those of `text`, or `textTokens`). */
+  textTokens: Int32Array;
   semantic: Int32Array;
   coarse: BarkCodes;
   /** All codebooks [nFineCodebooks, T]. */
@@ -257,16 +266,22 @@ export class BarkModel {
   readonly coarse: Transformer;
   readonly fine: Transformer;
   readonly codec: Codec | null;
+  /** The text tokenizer (vocab.txt beside bark.json), or null when the directory has none. */
+  readonly tokenizer: WordPieceTokenizer | null;
 
-  private constructor(constants: BarkConstants, semantic: Transformer, coarse: Transformer, fine: Transformer, codec: Codec | null) {
+  private constructor(constants: BarkConstants, semantic: Transformer, coarse: Transformer, fine: Transformer, codec: Codec | null, tokenizer: WordPieceTokenizer | null) {
     this.constants = constants;
+    this.tokenizer = tokenizer;
     this.semantic = semantic;
     this.coarse = coarse;
     this.fine = fine;
     this.codec = codec;
   }
 
-  /** Loads `dir` written by `audiolm convert bark` (bark.json + components [+ codec.safetensors]). */
+  /**
+   * Loads `dir` written by `audiolm convert bark` (bark.json + components [+ codec.safetensors]
+   * [+ vocab.txt, bert-base-multilingual-cased's, for `generate({ text })`]).
+   */
   static async load(dir: string, opts?: LoadOptions): Promise<BarkModel> {
     if (typeof dir !== "string" || dir.length === 0) invalidArgument("BarkModel.load dir", "a non-empty string", dir);
     const jsonPath = join(dir, "bark.json");
@@ -285,6 +300,13 @@ export class BarkModel {
     const c = doc as unknown as BarkConstants;
     if (c.nCoarseCodebooks !== 2) badModel(`${jsonPath}: nCoarseCodebooks must be 2 (Bark's coarse token layout) but is ${c.nCoarseCodebooks}`);
     const comps = (doc.components ?? {}) as Record<string, string>;
+    const vocabPath = join(dir, typeof doc.vocab === "string" ? doc.vocab : "vocab.txt");
+    let tokenizer: WordPieceTokenizer | null = null;
+    if (existsSync(vocabPath)) {
+      tokenizer = WordPieceTokenizer.fromFile(vocabPath);
+      const textVocab = c.textPadToken - c.textEncodingOffset;
+      if (tokenizer.size > textVocab) badModel(`${vocabPath} has ${tokenizer.size} tokens but the semantic model reads ${textVocab} text ids (textPadToken − textEncodingOffset)`);
+    }
     const loaded: Transformer[] = [];
     try {
       for (const stage of ["semantic", "coarse", "fine"]) {
@@ -304,11 +326,27 @@ export class BarkModel {
       }
       const codecPath = join(dir, "codec.safetensors");
       const codec = existsSync(codecPath) ? await Codec.load(codecPath, opts) : null;
-      return new BarkModel(c, semantic, coarse, fine, codec);
+      return new BarkModel(c, semantic, coarse, fine, codec, tokenizer);
     } catch (err) {
       for (const t of loaded) await t.dispose();
       throw err;
     }
+  }
+
+  /**
+   * Text → Bark's text ids (before TEXT_ENCODING_OFFSET): whitespace runs → one space, trimmed,
+   * then WordPiece with the model's vocab.txt, no [CLS]/[SEP] (the reference's
+   * `tokenizer.encode(text, add_special_tokens=False)`). All ids are returned; the semantic
+   * stage reads the first 256.
+   */
+  tokenize(text: string): Int32Array {
+    if (typeof text !== "string") invalidArgument("text", "a string", text);
+    if (!this.tokenizer) throw new AudioLMError("ERR_AUDIOLM_IO", "this Bark model directory has no vocab.txt (bert-base-multilingual-cased's): put it beside bark.json (or convert with a vocab.txt beside the checkpoints) or pass textTokens");
+    const normalized = normalizeBarkText(text);
+    if (normalized.length === 0) invalidArgument("text", "a non-empty text", text);
+    const ids = this.tokenizer.encode(normalized);
+    if (ids.length === 0) invalidArgument("text", "a text with at least one token (not only control characters)", text);
+    return ids;
   }
 
   /** Text ids → semantic tokens in [0, semanticVocabSize) (Bark's generate_text_semantic). */
@@ -514,19 +552,38 @@ export class BarkModel {
     return { data, shape: [NF, Tc] };
   }
 
-  /** Text ids → semantic → coarse → fine codes (→ audio when the model has a codec). */
-  async generate(opts: BarkGenerateOptions): Promise<BarkGenerateResult> {
+  /**
+   * Text (or text ids) → semantic → coarse → fine codes (→ audio when the model has a codec).
+   * With `text: string[]`, one result per text, generated one after another (text i: seed + i).
+   */
+  async generate(opts: BarkGenerateOptions & { text: string[] }): Promise<BarkGenerateResult[]>;
+  async generate(opts: BarkGenerateOptions): Promise<BarkGenerateResult>;
+  async generate(opts: BarkGenerateOptions): Promise<BarkGenerateResult | BarkGenerateResult[]> {
     if (!opts || typeof opts !== "object") invalidArgument("generate options", "an object", opts);
     const seed = opts.seed ?? randomInt(0, 2 ** 31);
     if (!Number.isSafeInteger(seed) || seed < 0) invalidArgument("seed", "a non-negative safe integer", seed);
+    if ((opts.text === undefined) === (opts.textTokens === undefined)) invalidArgument("generate options", "exactly one of text and textTokens", opts);
+    if (Array.isArray(opts.text) && opts.text.length === 0) invalidArgument("text", "a non-empty array of texts", opts.text);
+    const texts = opts.text === undefined ? undefined : Array.isArray(opts.text) ? opts.text : [opts.text];
+    // tokenise everything first, so that a bad text fails before any generation
+    const items = texts ? texts.map((t, i) => (typeof t === "string" ? this.tokenize(t) : invalidArgument(`text[${i}]`, "a string", t))) : [opts.textTokens!];
     let voice: BarkVoice | undefined;
     if (typeof opts.voice === "string") voice = await readBarkVoice(opts.voice);
     else if (opts.voice !== undefined) voice = opts.voice;
-    const semantic = await this.generateSemantic(opts.textTokens, { ...opts.semantic, history: voice?.semantic, seed: deriveSeed(seed, 1) });
+    const results: BarkGenerateResult[] = [];
+    for (let i = 0; i < items.length; i++) {
+      if (i > 0 && !Number.isSafeInteger(seed + i)) invalidArgument("seed", "a seed that stays a safe integer over the batch", seed);
+      results.push(await this.generateOne(items[i], voice, seed + i, opts));
+    }
+    return Array.isArray(opts.text) ? results : results[0];
+  }
+
+  private async generateOne(textTokens: Int32Array, voice: BarkVoice | undefined, seed: number, opts: BarkGenerateOptions): Promise<BarkGenerateResult> {
+    const semantic = await this.generateSemantic(textTokens, { ...opts.semantic, history: voice?.semantic, seed: deriveSeed(seed, 1) });
     if (semantic.length === 0) throw new AudioLMError("ERR_AUDIOLM_INVALID_ARGUMENT", "the semantic stage stopped before its first token (EOS at once): nothing to generate");
     const coarse = await this.generateCoarse(semantic, { ...opts.coarse, history: voice ? { semantic: voice.semantic, coarse: voice.coarse } : undefined, seed: deriveSeed(seed, 2) });
     const codes = await this.generateFine(coarse, { ...opts.fine, history: voice?.fine, seed: deriveSeed(seed, 3) });
-    const result: BarkGenerateResult = { semantic, coarse, codes };
+    const result: BarkGenerateResult = { textTokens, semantic, coarse, codes };
     if (this.codec) {
       const [audio] = await this.codec.decode({ data: codes.data, shape: [1, codes.shape[0], codes.shape[1]] });
       result.audio = audio;

@@ -6,7 +6,9 @@ import { extname, join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
 import { AudioLM, type GenerateOptions } from "./audiolm.js";
+import { BarkModel, type BarkGenerateResult } from "./bark.js";
 import { Codec } from "./codec.js";
+import { convertAudiolmPytorch } from "./convert/audiolm-pytorch.js";
 import { convertBark } from "./convert/bark.js";
 import { convertEncodec } from "./convert/encodec.js";
 import { convertHubert } from "./convert/hubert.js";
@@ -26,7 +28,7 @@ const HELP: Record<string, string> = {
 Usage: audiolm <command> [options]
 
 Commands:
-  generate -o OUT.wav       generate audio with an AudioLM model
+  generate -o OUT.wav       generate audio with an AudioLM model, or speech from --text with Bark
   info                      build, backends and devices
   codec encode IN.wav       waveform → RVQ codes (.npy)
   codec decode CODES.npy    RVQ codes → waveform (.wav)
@@ -35,6 +37,7 @@ Commands:
   convert hubert SRC        HuBERT checkpoint + k-means → semantic tokenizer (.safetensors)
   convert kmeans SRC        k-means centroids (sklearn joblib or .npy) → component
   convert bark SRC          Bark text/coarse/fine checkpoints → three transformer components
+  convert audiolm-pytorch SRC  an audiolm-pytorch stage checkpoint → transformer component
 
 Run \`audiolm <command> --help\` for a command's options.`,
   generate: `Usage: audiolm generate -o OUT.wav [-m MODEL_DIR] [--seconds N] [--batch B] [--seed S] [--mode MODE]
@@ -65,7 +68,26 @@ the rows are written to OUT-0.wav … OUT-(B−1).wav (row r uses seed S + r).
   --progress                 progress bar on stderr even when it is not a terminal
   --pcm16                    write 16-bit PCM
   --threads N                CPU threads
-  --json                     print a JSON summary`,
+  --json                     print a JSON summary
+
+Bark (a MODEL_DIR with bark.json, from \`audiolm convert bark\`):
+  audiolm generate --text "..." [--text "..." ...] -m BARK_DIR [-o OUT.wav] [--voice VOICE.npz]
+                   [--batch B] [--seed S] [--temperature-semantic X] [--temperature-coarse X]
+                   [--temperature-fine X] [--tokens-out DIR|FILE.npz] [--pcm16] [--threads N] [--json]
+
+  --text TEXT                the text to speak (repeatable: one output per --text), tokenised
+                             with BARK_DIR/vocab.txt (bert-base-multilingual-cased's)
+  --voice VOICE.npz          a Bark voice (history prompt: semantic_prompt, coarse_prompt, fine_prompt)
+  --batch B                  outputs per text (default 1); output k (texts in order, then batch
+                             rows) uses seed S + k
+  --temperature-* X          semantic default 0.7, coarse 0.7, fine 0.5 (0 = greedy)
+  -o, --output PATH          the audio (needs BARK_DIR/codec.safetensors, EnCodec 24 kHz for Bark);
+                             several outputs go to OUT-0.wav, OUT-1.wav, … (texts in order, then batch)
+  --tokens-out DIR|X.npz     the tokens: a .npz in Bark's voice layout (semantic_prompt, coarse_prompt,
+                             fine_prompt, text_tokens; usable as --voice) or a directory of
+                             text.npy, semantic.npy, coarse.npy, fine.npy; several outputs: X-0.npz …
+                             or DIR/0/, DIR/1/, …
+  Without a codec, give --tokens-out (and no -o).`,
   info: `Usage: audiolm info [--json]
 
 Prints the package version, the native build, CPU kernels and threads, and CUDA devices.`,
@@ -121,14 +143,32 @@ centroids: 13 MFCC + deltas + delta-deltas, docs/mfcc.md); otherwise a centroid 
 Converts an EnCodec checkpoint — Meta's original layout (.th/.pt) or Hugging Face's EncodecModel
 (.safetensors or pytorch_model.bin; a config.json beside it is read) — to a codec component.
 Settings the weights do not contain default to the 24 kHz model's (24000 Hz, causal, reflect).`,
-  "convert bark": `Usage: audiolm convert bark SRC -o OUT_DIR [--small | --large] [--dtype F32|F16|BF16]
+  "convert bark": `Usage: audiolm convert bark SRC -o OUT_DIR [--small | --large] [--dtype F32|F16|BF16] [--vocab VOCAB.txt]
 
 Converts Bark (suno-ai/bark) checkpoints to transformer components: SRC is a directory holding
 text.pt, coarse.pt and fine.pt (or the large text_2.pt, coarse_2.pt, fine_2.pt, preferred when
 present) → OUT_DIR/semantic.safetensors, coarse.safetensors, fine.safetensors and bark.json
-(Bark's generation constants); or one of those files → that stage only.
+(Bark's generation constants); or one of those files → that stage only. The text tokenizer's
+vocabulary (bert-base-multilingual-cased's vocab.txt), from --vocab or SRC/vocab.txt, is copied
+to OUT_DIR/vocab.txt for \`audiolm generate --text\`.
   --small / --large     which variant to read from a directory holding both
+  --vocab PATH          the vocab.txt to copy (default: SRC/vocab.txt when present)
   --dtype F32|F16|BF16  storage dtype (default F32)`,
+  "convert audiolm-pytorch": `Usage: audiolm convert audiolm-pytorch SRC --config CONFIG.json -o OUT.safetensors [--dtype F32|F16|BF16]
+
+One lucidrains/audiolm-pytorch stage checkpoint (SemanticTransformer, CoarseTransformer or
+FineTransformer, the plain-residual layout of releases before 2.4.0; the trainers' {"model": ...}
+file or a bare state dict) → one transformer component. Checkpoints carry no hyper-parameters:
+CONFIG.json gives them with their constructor names in camelCase, e.g.
+{"stage": "semantic", "dim": 1024, "depth": 6, "heads": 8, "dimHead": 64,
+ "numSemanticTokens": 500, "addValueResidual": false}
+(coarse/fine also codebookSize, numCoarseQuantizers, numFineQuantizers; maxPositions, default
+2048, bounds the precomputed relative-position bias). Refused: conditioning (hasCondition),
+value-residual learning with depth > 1 (addValueResidual, their default since 2.2.0), and the
+coarse/fine stages' relative-position biases (rel_pos_bias=True).
+  --config PATH         the hyper-parameters (required)
+  --dtype F32|F16|BF16  storage dtype (default F32)
+  --json                print the written config and token layout as JSON`,
 };
 
 type Values = Record<string, string | boolean | undefined>;
@@ -183,11 +223,17 @@ async function cmdGenerate(argv: string[]): Promise<void> {
       pcm16: { type: "boolean" },
       threads: { type: "string" },
       json: { type: "boolean" },
+      text: { type: "string", multiple: true },
+      voice: { type: "string" },
     },
     help,
   );
   if (values.help) return void console.log(help);
   if (positionals.length !== 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}\n\n${help}`);
+  if (values.model !== undefined && existsSync(join(values.model as string, "bark.json"))) return cmdGenerateBark(values, help);
+  if (values.text !== undefined || values.voice !== undefined) {
+    throw new UsageError(`--text and --voice need a Bark model directory (-m DIR with bark.json, from \`audiolm convert bark\`)\n\n${help}`);
+  }
   const output = need(values.output, "-o/--output", help);
   const modelDir = (values.model as string | undefined) ?? join(packageRoot(), "models", "default");
   if (values.model === undefined && !existsSync(join(modelDir, "model.json"))) {
@@ -266,6 +312,95 @@ async function cmdGenerate(argv: string[]): Promise<void> {
     else console.error(`wrote ${outputs.join(", ")}: ${audioSeconds.toFixed(2)} s at ${result.sampleRate} Hz each in ${seconds.toFixed(2)} s (seed ${result.seeds[0]})`);
   } finally {
     await lm.dispose();
+  }
+}
+
+/** `audiolm generate` with a Bark model directory: text → speech (lib/bark.ts). */
+async function cmdGenerateBark(values: Values, help: string): Promise<void> {
+  const modelDir = values.model as string;
+  for (const o of ["seconds", "mode", "prompt", "semantic-prompt", "acoustic-prompt", "progress"]) {
+    if (values[o] !== undefined) throw new UsageError(`--${o} is not an option of Bark generation\n\n${help}`);
+  }
+  const texts = (values.text as unknown as string[] | undefined) ?? [];
+  if (texts.length === 0) throw new UsageError(`missing --text (a Bark model speaks text)\n\n${help}`);
+  const output = values.output as string | undefined;
+  const tokensOut = values["tokens-out"] as string | undefined;
+  if (output === undefined && tokensOut === undefined) throw new UsageError(`missing -o/--output or --tokens-out\n\n${help}`);
+  const batch = num(values.batch, "batch") ?? 1;
+  if (!Number.isInteger(batch) || batch < 1) throw new UsageError(`--batch expects an integer ≥ 1, got ${values.batch}`);
+  const seed = num(values.seed, "seed") ?? Math.floor(Math.random() * 2 ** 31);
+  const temperature = (stage: string) => {
+    const t = num(values[`temperature-${stage}`], `temperature-${stage}`);
+    return t === undefined ? {} : { temperature: t };
+  };
+  const threads = num(values.threads, "threads");
+  const bark = await BarkModel.load(modelDir, threads ? { threads } : {});
+  try {
+    if (output !== undefined && !bark.codec) {
+      throw new AudioLMError("ERR_AUDIOLM_IO", `${modelDir} has no codec.safetensors to make audio with (convert EnCodec 24 kHz with \`audiolm convert encodec\` into it), or write only tokens with --tokens-out`);
+    }
+    // one item per (text, batch row); text i row r: seed S + i·B + r
+    const items = texts.flatMap((text) => Array.from({ length: batch }, () => text));
+    for (const t of texts) {
+      const n = bark.tokenize(t).length; // a bad text fails before any generation
+      if (n > 256) console.error(`audiolm: warning: text of ${n} tokens: Bark reads the first 256 (${(((n - 256) / n) * 100).toFixed(1)}% cut)`);
+    }
+    const t0 = performance.now();
+    const results = (await bark.generate({
+      text: items,
+      seed,
+      voice: values.voice as string | undefined,
+      semantic: temperature("semantic"),
+      coarse: temperature("coarse"),
+      fine: temperature("fine"),
+    })) as BarkGenerateResult[];
+    const seconds = (performance.now() - t0) / 1000;
+    const n = results.length;
+    const outputs: string[] = [];
+    if (output !== undefined) {
+      for (let r = 0; r < n; r++) {
+        const path = rowPath(output, r, n);
+        await writeWav(path, results[r].audio!, results[r].sampleRate!, { format: values.pcm16 ? "s16" : "f32" });
+        outputs.push(path);
+      }
+    }
+    const tokenFiles: string[] = [];
+    if (tokensOut !== undefined) {
+      for (let r = 0; r < n; r++) {
+        const res = results[r];
+        const arrays = {
+          text: { data: res.textTokens, shape: [res.textTokens.length] },
+          semantic: { data: res.semantic, shape: [res.semantic.length] },
+          coarse: { data: res.coarse.data, shape: [...res.coarse.shape] },
+          fine: { data: res.codes.data, shape: [...res.codes.shape] },
+        };
+        if (tokensOut.endsWith(".npz")) {
+          const path = rowPath(tokensOut, r, n);
+          await writeNpz(path, { semantic_prompt: arrays.semantic, coarse_prompt: arrays.coarse, fine_prompt: arrays.fine, text_tokens: arrays.text });
+          tokenFiles.push(path);
+        } else {
+          const dir = n === 1 ? tokensOut : join(tokensOut, String(r));
+          await mkdir(dir, { recursive: true });
+          for (const [name, a] of Object.entries(arrays)) await writeNpy(join(dir, `${name}.npy`), a.data, a.shape);
+          tokenFiles.push(dir);
+        }
+      }
+    }
+    const rows = results.map((res, r) => ({
+      text: items[r],
+      seed: seed + r,
+      textTokens: res.textTokens.length,
+      semanticTokens: res.semantic.length,
+      frames: res.codes.shape[1],
+      audioSeconds: res.audio ? res.audio.length / res.sampleRate! : null,
+      output: outputs[r] ?? null,
+      tokens: tokenFiles[r] ?? null,
+    }));
+    const summary = { model: modelDir, family: "bark", outputs, tokensOut: tokenFiles, sampleRate: bark.codec?.sampleRate ?? null, seconds, rows };
+    if (values.json) console.log(JSON.stringify(summary));
+    else for (const row of rows) console.error(`wrote ${[row.output, row.tokens].filter(Boolean).join(" and ")}: ${row.frames} frames${row.audioSeconds !== null ? ` (${row.audioSeconds.toFixed(2)} s)` : ""} from ${row.textTokens} text tokens (seed ${row.seed})`);
+  } finally {
+    await bark.dispose();
   }
 }
 
@@ -423,7 +558,7 @@ async function cmdConvertBark(argv: string[]): Promise<void> {
   const help = HELP["convert bark"];
   const { values, positionals } = parse(
     argv,
-    { output: { type: "string", short: "o" }, small: { type: "boolean" }, large: { type: "boolean" }, dtype: { type: "string" }, json: { type: "boolean" } },
+    { output: { type: "string", short: "o" }, small: { type: "boolean" }, large: { type: "boolean" }, dtype: { type: "string" }, vocab: { type: "string" }, json: { type: "boolean" } },
     help,
   );
   if (values.help) return void console.log(help);
@@ -434,6 +569,7 @@ async function cmdConvertBark(argv: string[]): Promise<void> {
   if (dtype !== undefined && !["F32", "F16", "BF16"].includes(dtype)) throw new UsageError(`--dtype must be F32, F16 or BF16, not ${dtype}`);
   const r = await convertBark(positionals[0], output, {
     dtype: dtype as "F32" | "F16" | "BF16" | undefined,
+    ...(values.vocab !== undefined ? { vocab: values.vocab as string } : {}),
     ...(values.small ? { variant: "small" as const } : values.large ? { variant: "large" as const } : {}),
   });
   if (values.json) console.log(JSON.stringify({ output, ...r }));
@@ -442,20 +578,36 @@ async function cmdConvertBark(argv: string[]): Promise<void> {
       console.error(`wrote ${r.files[stage as keyof typeof r.files]}: Bark ${stage}, ${c.layers} layers × ${c.dim}, vocab ${c.vocabSize} → ${c.outputSize}`);
     }
     if (r.constants) console.error(`wrote ${r.constants}: Bark generation constants`);
+    if (r.vocab) console.error(`wrote ${r.vocab}: text tokenizer vocabulary`);
   }
+}
+
+async function cmdConvertAudiolmPytorch(argv: string[]): Promise<void> {
+  const help = HELP["convert audiolm-pytorch"];
+  const { values, positionals } = parse(argv, { output: { type: "string", short: "o" }, config: { type: "string" }, dtype: { type: "string" }, json: { type: "boolean" } }, help);
+  if (values.help) return void console.log(help);
+  if (positionals.length !== 1) throw new UsageError(`expected one checkpoint\n\n${help}`);
+  const output = need(values.output, "-o/--output", help);
+  const config = need(values.config, "--config", help);
+  const dtype = values.dtype as string | undefined;
+  if (dtype !== undefined && !["F32", "F16", "BF16"].includes(dtype)) throw new UsageError(`--dtype must be F32, F16 or BF16, not ${dtype}`);
+  const r = await convertAudiolmPytorch(positionals[0], output, config as string, { dtype: dtype as "F32" | "F16" | "BF16" | undefined });
+  if (values.json) console.log(JSON.stringify({ output, ...r }));
+  else console.error(`wrote ${output}: audiolm-pytorch ${JSON.stringify(r.layout.segments.map((x) => x.kind))}, ${r.config.layers} layers × ${r.config.dim}, vocab ${r.config.vocabSize} → ${r.config.outputSize}`);
 }
 
 async function cmdConvert(argv: string[]): Promise<void> {
   const format = argv[0];
   if (format === undefined || format === "--help" || format === "-h") {
     return void console.log(
-      `Usage: audiolm convert FORMAT SRC... -o OUT\n\nFormats: encodec, hubert, kmeans, bark\n\n${HELP["convert encodec"]}\n\n${HELP["convert hubert"]}\n\n${HELP["convert kmeans"]}\n\n${HELP["convert bark"]}`,
+      `Usage: audiolm convert FORMAT SRC... -o OUT\n\nFormats: encodec, hubert, kmeans, bark, audiolm-pytorch\n\n${HELP["convert encodec"]}\n\n${HELP["convert hubert"]}\n\n${HELP["convert kmeans"]}\n\n${HELP["convert bark"]}\n\n${HELP["convert audiolm-pytorch"]}`,
     );
   }
   if (format === "bark") return cmdConvertBark(argv.slice(1));
+  if (format === "audiolm-pytorch") return cmdConvertAudiolmPytorch(argv.slice(1));
   if (format === "hubert") return cmdConvertHubert(argv.slice(1));
   if (format === "kmeans") return cmdConvertKmeans(argv.slice(1));
-  if (format !== "encodec") throw new UsageError(`unknown format ${JSON.stringify(format)}; supported: encodec, hubert, kmeans, bark`);
+  if (format !== "encodec") throw new UsageError(`unknown format ${JSON.stringify(format)}; supported: encodec, hubert, kmeans, bark, audiolm-pytorch`);
   const help = HELP["convert encodec"];
   const { values, positionals } = parse(
     argv.slice(1),

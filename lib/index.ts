@@ -22,6 +22,15 @@ export {
   type ConvertBarkOptions,
   type ConvertBarkResult,
 } from "./convert/bark.js";
+export {
+  convertAudiolmPytorch,
+  audiolmPytorchLayout,
+  readAudiolmPytorchConfig,
+  type AudiolmPytorchConfig,
+  type AudiolmPytorchLayout,
+  type AudiolmPytorchStage,
+  type ConvertAudiolmPytorchResult,
+} from "./convert/audiolm-pytorch.js";
 export { native as nativeAddon } from "./native.js";
 export type { NativeInfo } from "./addon-types.js";
 export * from "./wav.js";
@@ -59,3 +68,4 @@ export {
   type BarkGenerateOptions,
   type BarkGenerateResult,
 } from "./bark.js";
+export { WordPieceTokenizer, basicTokenize, normalizeBarkText, type WordPieceOptions } from "./wordpiece.js";

@@ -1,8 +1,10 @@
 // Bark's three-stage generation (lib/bark.ts) against suno's own generation.py run with small
 // random models and a small vocabulary (fixtures in test/fixtures/bark_generation, written by
 // test/fixtures/make_bark_generation_fixtures.py): semantic (min_eos_p stop, voice history, native
-// loop), coarse sliding windows (with and without history), fine windows, and generate().
-import { readFileSync, writeFileSync } from "node:fs";
+// loop), coarse sliding windows (with and without history), fine windows, and generate(); text
+// input through test/fixtures/bark_generation/vocab.txt (hand-written, 40 tokens = the fixture
+// models' text range; convertBark copies it beside bark.json).
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -93,6 +95,52 @@ describe("Bark generation", () => {
     expect(r.audio).toBeUndefined();
     const r1 = await model.generate({ textTokens: ids("s1_text"), seed: 3, semantic: { temperature: 1, greedy: true, minEosP: cases.s1.minEosP }, coarse: { topK: 1 }, fine: { temperature: null } });
     expect(Array.from(r1.codes.data)).toEqual(Array.from(ids("f1_fine")));
+  });
+
+  it("generate({ text }): tokenises with the vocab.txt convertBark copied, as the given ids", async () => {
+    expect(existsSync(join(dir, "vocab.txt"))).toBe(true);
+    expect(model.tokenizer?.size).toBe(40);
+    // s1_text's ids as words of test/fixtures/bark_generation/vocab.txt (id 1 is [UNK]: any unknown word)
+    const words = readFileSync(join(FIXTURES, "vocab.txt"), "utf8").split("\n");
+    const text = "  " + Array.from(ids("s1_text"), (i) => (i === 1 ? "zzz" : words[i])).join(" \n ") + "\t";
+    expect(Array.from(model.tokenize(text))).toEqual(Array.from(ids("s1_text")));
+    const opts = { seed: 3, semantic: { temperature: 1, greedy: true, minEosP: cases.s1.minEosP }, coarse: { topK: 1 }, fine: { temperature: null } };
+    const r = await model.generate({ text, ...opts });
+    expect(Array.from(r.textTokens)).toEqual(Array.from(ids("s1_text")));
+    expect(Array.from(r.semantic)).toEqual(Array.from(ids("s1_semantic")));
+    expect(Array.from(r.codes.data)).toEqual(Array.from(ids("f1_fine")));
+    // a batch: one result per text, in order
+    const b = await model.generate({ text: [text, "hello world, the sky."], ...opts });
+    expect(b).toHaveLength(2);
+    expect(Array.from(b[0].codes.data)).toEqual(Array.from(ids("f1_fine")));
+    expect(Array.from(b[1].textTokens)).toEqual([13, 14, 38, 5, 23, 39]);
+    expect(b[1].codes.shape[0]).toBe(4);
+  });
+
+  it("generate({ text }) errors: empty text, both inputs, no vocab.txt, a vocab larger than the text range", async () => {
+    const err = async (p: Promise<unknown>, re: RegExp) => {
+      const e = await p.then(() => null, (x) => x);
+      expect(e).toBeInstanceOf(AudioLMError);
+      expect((e as Error).message).toMatch(re);
+    };
+    await err(model.generate({ text: " \n\t " }), /non-empty text/);
+    await err(model.generate({ text: "\u0000\u0007" }), /at least one token/);
+    await err(model.generate({ text: [] }), /non-empty array/);
+    await err(model.generate({ text: ["hello", ""] }), /non-empty text/);
+    await err(model.generate({ text: "hello", textTokens: new Int32Array([1]) }), /exactly one of text and textTokens/);
+    await err(model.generate({}), /exactly one of text and textTokens/);
+    const bare = join(tmp.dir, "bare");
+    mkdirSync(bare);
+    for (const f of ["bark.json", "semantic.safetensors", "coarse.safetensors", "fine.safetensors"]) copyFileSync(join(dir, f), join(bare, f));
+    const noVocab = await BarkModel.load(bare);
+    try {
+      expect(noVocab.tokenizer).toBeNull();
+      await err(noVocab.generate({ text: "hello" }), /no vocab.txt/);
+    } finally {
+      await noVocab.dispose();
+    }
+    writeFileSync(join(bare, "vocab.txt"), Array.from({ length: 41 }, (_, i) => (i === 1 ? "[UNK]" : `w${i}`)).join("\n") + "\n");
+    await err(BarkModel.load(bare), /41 tokens but the semantic model reads 40 text ids/);
   });
 
   it("seeded sampling is reproducible", async () => {

@@ -13,8 +13,8 @@
  * read (Hugging Face's BarkModel layout is not).
  */
 import { existsSync, statSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { copyFile, mkdir, writeFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 
 import { AudioLMError } from "../errors.js";
 import { type WeightTensor, loadCheckpoint, writeComponent } from "./weights.js";
@@ -54,6 +54,11 @@ export interface ConvertBarkOptions {
   dtype?: "F32" | "F16" | "BF16";
   /** With a directory holding both: "large" (text_2.pt …, Bark's default) or "small" (text.pt …). Default: large when present. */
   variant?: "large" | "small";
+  /**
+   * The text tokenizer's vocab.txt (bert-base-multilingual-cased's) to copy into the output
+   * directory as vocab.txt (directory conversions; default: SRC/vocab.txt when present).
+   */
+  vocab?: string;
 }
 
 export interface ConvertBarkResult {
@@ -62,6 +67,8 @@ export interface ConvertBarkResult {
   configs: Partial<Record<BarkStage, BarkStageConfig>>;
   /** The bark.json written with the generation constants (directory conversions only). */
   constants?: string;
+  /** The vocab.txt copied beside bark.json (directory conversions with a vocabulary). */
+  vocab?: string;
 }
 
 /** Bark's generation constants (bark/generation.py), written to bark.json for a Bark pipeline. */
@@ -265,11 +272,13 @@ function stageOfFile(path: string): BarkStage | undefined {
 
 /**
  * Converts Bark checkpoints into `outDir`. `src` is a directory holding text(_2).pt,
- * coarse(_2).pt and fine(_2).pt (all three stages are written, plus bark.json), or one of those
- * files (that stage only; the stage comes from the file name).
+ * coarse(_2).pt and fine(_2).pt (all three stages are written, plus bark.json, plus vocab.txt
+ * copied from `opts.vocab` or SRC/vocab.txt when present), or one of those files (that stage only;
+ * the stage comes from the file name).
  */
 export async function convertBark(src: string, outDir: string, opts: ConvertBarkOptions = {}): Promise<ConvertBarkResult> {
   if (!existsSync(src)) throw new AudioLMError("ERR_AUDIOLM_IO", `${src} does not exist`);
+  if (opts.vocab !== undefined && !existsSync(opts.vocab)) throw new AudioLMError("ERR_AUDIOLM_IO", `the vocabulary ${opts.vocab} does not exist`);
   await mkdir(outDir, { recursive: true });
   const result: ConvertBarkResult = { files: {}, configs: {} };
   if (!statSync(src).isDirectory()) {
@@ -304,5 +313,11 @@ export async function convertBark(src: string, outDir: string, opts: ConvertBark
   };
   await writeFile(constants, JSON.stringify(doc, null, 2) + "\n");
   result.constants = constants;
+  const vocab = opts.vocab ?? join(src, "vocab.txt");
+  if (existsSync(vocab)) {
+    const out = join(outDir, "vocab.txt");
+    if (resolve(vocab) !== resolve(out)) await copyFile(vocab, out);
+    result.vocab = out;
+  }
   return result;
 }
