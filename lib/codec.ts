@@ -5,7 +5,7 @@ import type { NativeCodec, NativeCodecConfig } from "./addon-types.js";
 import { AudioLMError, invalidArgument } from "./errors.js";
 import { native, rethrow } from "./native.js";
 import { type LoadOptions, resolveLoadOptions } from "./options.js";
-import { resample } from "./resample.js";
+import { checkWaveforms } from "./audio-input.js";
 
 /** Codes of a batch: `data` is [batch, quantizers, frames] row-major; shorter items are padded with -1. */
 export interface CodecCodes {
@@ -104,21 +104,8 @@ export class Codec {
   /** Encodes one waveform or a batch (mono Float32Array in [-1, 1]) to codes [B, Q, T]. */
   async encode(wav: Float32Array | Float32Array[], opts: EncodeOptions = {}): Promise<CodecCodes> {
     const handle = this.#handle();
-    const items = Array.isArray(wav) ? wav : [wav];
-    if (items.length === 0) invalidArgument("wav", "a Float32Array or a non-empty array of them", wav);
-    if (opts.sampleRate !== undefined && (!Number.isFinite(opts.sampleRate) || opts.sampleRate <= 0)) {
-      invalidArgument("sampleRate", "a positive number", opts.sampleRate);
-    }
+    const inputs = checkWaveforms(wav, opts.sampleRate, this.sampleRate);
     const levels = this.#levels(opts);
-    const inputs = items.map((x, i) => {
-      const name = Array.isArray(wav) ? `wav[${i}]` : "wav";
-      if (!(x instanceof Float32Array)) invalidArgument(name, "a Float32Array", x);
-      if (x.length === 0) invalidArgument(name, "a non-empty Float32Array", x);
-      for (let j = 0; j < x.length; j++) {
-        if (!Number.isFinite(x[j])) invalidArgument(`${name}[${j}]`, "a finite sample", x[j]);
-      }
-      return opts.sampleRate && opts.sampleRate !== this.sampleRate ? resample(x, opts.sampleRate, this.sampleRate) : x;
-    });
     let res: { codes: Int32Array[]; frames: number[] };
     try {
       res = await handle.encode(inputs, levels);
@@ -126,12 +113,12 @@ export class Codec {
       rethrow(err);
     }
     const T = Math.max(...res.frames);
-    const data = new Int32Array(items.length * levels * T).fill(-1);
+    const data = new Int32Array(inputs.length * levels * T).fill(-1);
     res.codes.forEach((c, b) => {
       const t = res.frames[b];
       for (let q = 0; q < levels; q++) data.set(c.subarray(q * t, (q + 1) * t), (b * levels + q) * T);
     });
-    return { data, shape: [items.length, levels, T], frames: res.frames };
+    return { data, shape: [inputs.length, levels, T], frames: res.frames };
   }
 
   /** Decodes codes [B, Q, T] to one waveform per item (frames·hop samples, or `lengths`). */

@@ -6,7 +6,7 @@ import type { NativeSemanticTokenizer } from "./addon-types.js";
 import { AudioLMError, invalidArgument } from "./errors.js";
 import { native, rethrow } from "./native.js";
 import { type LoadOptions, resolveLoadOptions } from "./options.js";
-import { resample } from "./resample.js";
+import { checkWaveforms } from "./audio-input.js";
 import { readWav } from "./wav.js";
 
 const asyncDispose: symbol = (Symbol as unknown as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("nodejs.asyncDispose");
@@ -52,18 +52,7 @@ export class SemanticTokenizer {
   }
 
   #inputs(wav: Float32Array | Float32Array[], opts: TokenizeOptions): Float32Array[] {
-    const items = Array.isArray(wav) ? wav : [wav];
-    if (items.length === 0) invalidArgument("wav", "a Float32Array or a non-empty array of them", wav);
-    if (opts.sampleRate !== undefined && !(Number.isFinite(opts.sampleRate) && opts.sampleRate > 0)) {
-      invalidArgument("sampleRate", "a positive number", opts.sampleRate);
-    }
-    return items.map((x, i) => {
-      const name = Array.isArray(wav) ? `wav[${i}]` : "wav";
-      if (!(x instanceof Float32Array)) invalidArgument(name, "a Float32Array", x);
-      if (x.length === 0) invalidArgument(name, "a non-empty Float32Array", x);
-      for (let j = 0; j < x.length; j++) if (!Number.isFinite(x[j])) invalidArgument(`${name}[${j}]`, "a finite sample", x[j]);
-      return opts.sampleRate && opts.sampleRate !== this.sampleRate ? resample(x, opts.sampleRate, this.sampleRate) : x;
-    });
+    return checkWaveforms(wav, opts.sampleRate, this.sampleRate);
   }
 
   /** Semantic tokens of one waveform (an Int32Array) or of each of a batch (an array of them). */

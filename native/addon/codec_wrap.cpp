@@ -10,35 +10,6 @@ namespace {
 
 using ModelPtr = std::shared_ptr<alm::CodecModel>;
 
-std::vector<std::vector<float>> copy_float_arrays(Napi::Env env, Napi::Value v, const char* name) {
-  if (!v.IsArray()) throw make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT", std::string("Expected an array of Float32Array for ") + name);
-  Napi::Array arr = v.As<Napi::Array>();
-  std::vector<std::vector<float>> out;
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Value e = arr.Get(i);
-    if (!e.IsTypedArray() || e.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      throw make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT", std::string("Expected a Float32Array for ") + name + "[" + std::to_string(i) + "]");
-    auto ta = e.As<Napi::Float32Array>();
-    out.emplace_back(ta.Data(), ta.Data() + ta.ElementLength());
-  }
-  return out;
-}
-
-class LoadWorker : public PromiseWorker {
- public:
-  LoadWorker(Napi::Env env, std::string path) : PromiseWorker(env), path_(std::move(path)) {}
-  void Run() override { model_ = alm::CodecModel::load(path_); }
-  Napi::Value Result(Napi::Env env) override {
-    auto* holder = new ModelPtr(model_);
-    auto ext = Napi::External<ModelPtr>::New(env, holder, [](Napi::Env, ModelPtr* p) { delete p; });
-    return addon_data(env).codec_ctor.New({ext});
-  }
-
- private:
-  std::string path_;
-  ModelPtr model_;
-};
-
 class EncodeWorker : public PromiseWorker {
  public:
   EncodeWorker(Napi::Env env, ModelPtr m, std::vector<std::vector<float>> wavs, int64_t levels)
@@ -146,7 +117,7 @@ Napi::Value NativeCodec::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString())
     throw make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT", "Expected a path string for loadCodec(path)");
-  auto* w = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value());
+  auto* w = new ModelLoadWorker<alm::CodecModel>(env, info[0].As<Napi::String>().Utf8Value(), alm::CodecModel::load, &addon_data(env).codec_ctor);
   auto p = w->promise();
   w->Queue();
   return p;

@@ -10,38 +10,6 @@ namespace {
 
 using ModelPtr = std::shared_ptr<alm::SemanticTokenizer>;
 
-// The waveforms are copied on the main thread: the worker never touches JS memory, which the
-// caller may reuse as soon as the call returns.
-std::vector<std::vector<float>> copy_waveforms(Napi::Env env, const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsArray())
-    throw make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT", "Expected an array of Float32Array for waveforms");
-  Napi::Array arr = info[0].As<Napi::Array>();
-  std::vector<std::vector<float>> out;
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Value e = arr.Get(i);
-    if (!e.IsTypedArray() || e.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      throw make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT", "Expected a Float32Array for waveforms[" + std::to_string(i) + "]");
-    auto ta = e.As<Napi::Float32Array>();
-    out.emplace_back(ta.Data(), ta.Data() + ta.ElementLength());
-  }
-  return out;
-}
-
-class LoadWorker : public PromiseWorker {
- public:
-  LoadWorker(Napi::Env env, std::string path) : PromiseWorker(env), path_(std::move(path)) {}
-  void Run() override { model_ = alm::SemanticTokenizer::load(path_); }
-  Napi::Value Result(Napi::Env env) override {
-    auto* holder = new ModelPtr(model_);
-    auto ext = Napi::External<ModelPtr>::New(env, holder, [](Napi::Env, ModelPtr* p) { delete p; });
-    return addon_data(env).tokenizer_ctor.New({ext});
-  }
-
- private:
-  std::string path_;
-  ModelPtr model_;
-};
-
 class TokenizeWorker : public PromiseWorker {
  public:
   TokenizeWorker(Napi::Env env, ModelPtr m, std::vector<std::vector<float>> wavs)
@@ -103,7 +71,7 @@ Napi::Value NativeSemanticTokenizer::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString())
     throw make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT", "Expected a path string for loadSemanticTokenizer(path)");
-  auto* w = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value());
+  auto* w = new ModelLoadWorker<alm::SemanticTokenizer>(env, info[0].As<Napi::String>().Utf8Value(), alm::SemanticTokenizer::load, &addon_data(env).tokenizer_ctor);
   auto p = w->promise();
   w->Queue();
   return p;
@@ -148,7 +116,7 @@ Napi::Value NativeSemanticTokenizer::Config(const Napi::CallbackInfo& info) {
 Napi::Value NativeSemanticTokenizer::Tokenize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto m = model(env);
-  auto* w = new TokenizeWorker(env, m, copy_waveforms(env, info));
+  auto* w = new TokenizeWorker(env, m, copy_float_arrays(env, info[0], "waveforms"));
   auto p = w->promise();
   w->Queue();
   return p;
@@ -157,7 +125,7 @@ Napi::Value NativeSemanticTokenizer::Tokenize(const Napi::CallbackInfo& info) {
 Napi::Value NativeSemanticTokenizer::Features(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto m = model(env);
-  auto* w = new FeaturesWorker(env, m, copy_waveforms(env, info));
+  auto* w = new FeaturesWorker(env, m, copy_float_arrays(env, info[0], "waveforms"));
   auto p = w->promise();
   w->Queue();
   return p;

@@ -12,20 +12,6 @@ using ModelPtr = std::shared_ptr<alm::TransformerModel>;
 
 Napi::Error arg_error(Napi::Env env, const std::string& msg) { return make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT", msg); }
 
-std::vector<std::vector<int32_t>> copy_int_rows(Napi::Env env, Napi::Value v, const char* name) {
-  if (!v.IsArray()) throw arg_error(env, std::string("Expected an array of Int32Array for ") + name);
-  Napi::Array arr = v.As<Napi::Array>();
-  std::vector<std::vector<int32_t>> out;
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Value e = arr.Get(i);
-    if (!e.IsTypedArray() || e.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-      throw arg_error(env, std::string("Expected an Int32Array for ") + name + "[" + std::to_string(i) + "]");
-    auto ta = e.As<Napi::Int32Array>();
-    out.emplace_back(ta.Data(), ta.Data() + ta.ElementLength());
-  }
-  return out;
-}
-
 std::unique_ptr<std::vector<std::vector<float>>> copy_contexts(Napi::Env env, Napi::Value v) {
   if (v.IsUndefined() || v.IsNull()) return nullptr;
   if (!v.IsArray()) throw arg_error(env, "Expected an array of Float32Array for contexts");
@@ -64,21 +50,6 @@ Napi::Array float_rows(Napi::Env env, const std::vector<std::vector<float>>& row
   }
   return arr;
 }
-
-class LoadWorker : public PromiseWorker {
- public:
-  LoadWorker(Napi::Env env, std::string path) : PromiseWorker(env), path_(std::move(path)) {}
-  void Run() override { model_ = alm::TransformerModel::load(path_); }
-  Napi::Value Result(Napi::Env env) override {
-    auto* holder = new ModelPtr(model_);
-    auto ext = Napi::External<ModelPtr>::New(env, holder, [](Napi::Env, ModelPtr* p) { delete p; });
-    return addon_data(env).transformer_ctor.New({ext});
-  }
-
- private:
-  std::string path_;
-  ModelPtr model_;
-};
 
 class LogitsWorker : public PromiseWorker {
  public:
@@ -168,7 +139,7 @@ Napi::Function NativeTransformer::Define(Napi::Env env) {
 Napi::Value NativeTransformer::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) throw arg_error(env, "Expected a path string for loadTransformer(path)");
-  auto* w = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value());
+  auto* w = new ModelLoadWorker<alm::TransformerModel>(env, info[0].As<Napi::String>().Utf8Value(), alm::TransformerModel::load, &addon_data(env).transformer_ctor);
   auto p = w->promise();
   w->Queue();
   return p;
@@ -223,7 +194,7 @@ Napi::Value NativeTransformer::Config(const Napi::CallbackInfo& info) {
 Napi::Value NativeTransformer::Logits(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto m = model(env);
-  auto tokens = copy_int_rows(env, info[0], "tokens");
+  auto tokens = copy_int_arrays(env, info[0], "tokens");
   auto ctx = copy_contexts(env, info[1]);
   int64_t head = info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : 0;
   auto* w = new LogitsWorker(env, m, std::move(tokens), std::move(ctx), head);
@@ -294,7 +265,7 @@ static void claim(Napi::Env env, SessionState& st) {
 Napi::Value NativeSession::Prefill(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto st = state(env);
-  auto prompts = copy_int_rows(env, info[0], "prompts");
+  auto prompts = copy_int_arrays(env, info[0], "prompts");
   auto ctx = copy_contexts(env, info[1]);
   claim(env, *st);
   auto* w = new PrefillWorker(env, st, std::move(prompts), std::move(ctx));
