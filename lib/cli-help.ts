@@ -125,7 +125,9 @@ Settings the weights do not contain default to the 24 kHz model's (24000 Hz, cau
 Converts Bark (suno-ai/bark) checkpoints to transformer components: SRC is a directory holding
 text.pt, coarse.pt and fine.pt (or the large text_2.pt, coarse_2.pt, fine_2.pt, preferred when
 present) → OUT_DIR/semantic.safetensors, coarse.safetensors, fine.safetensors and bark.json
-(Bark's generation constants); or one of those files → that stage only. The text tokenizer's
+(Bark's generation constants); or one of those files → that stage only; or a Hugging Face
+BarkModel directory (config.json + model.safetensors or pytorch_model.bin; its codec_model is
+left out: convert EnCodec separately into OUT_DIR/codec.safetensors). The text tokenizer's
 vocabulary (bert-base-multilingual-cased's vocab.txt), from --vocab or SRC/vocab.txt, is copied
 to OUT_DIR/vocab.txt for \`audiolm generate --text\`.
   --small / --large     which variant to read from a directory holding both

@@ -16,6 +16,7 @@ export { convertEncodec, type EncodecConfig, type ConvertEncodecOptions } from "
 export {
   convertBark,
   convertBarkCheckpoint,
+  convertBarkHuggingFace,
   BARK_CONSTANTS,
   type BarkStage,
   type BarkStageConfig,

@@ -12,12 +12,12 @@
  * `vocab_size`; torch.compile's `_orig_mod.` key prefix is stripped. Only Bark's own layout is
  * read (Hugging Face's BarkModel layout is not).
  */
-import { existsSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { copyFile, mkdir, writeFile } from "node:fs/promises";
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 
 import { AudioLMError } from "../errors.js";
-import { type WeightTensor, loadCheckpoint, writeComponent } from "./weights.js";
+import { type WeightTensor, loadCheckpoint, loadWeights, writeComponent } from "./weights.js";
 
 export type BarkStage = "semantic" | "coarse" | "fine";
 
@@ -156,6 +156,29 @@ export async function convertBarkCheckpoint(
   const args = object.get("model_args");
   if (!(args instanceof Map)) bad(srcPath, "has no model_args dict: not a Bark checkpoint");
   if (!object.has("model")) bad(srcPath, "has no model state dict: not a Bark checkpoint");
+  // The state dict sits under "model."; torch.compile adds "_orig_mod.".
+  const named = new Map<string, WeightTensor>();
+  for (const [full, t] of tensors) {
+    if (!full.startsWith("model.")) continue;
+    let name = full.slice("model.".length);
+    if (name.startsWith("_orig_mod.")) name = name.slice("_orig_mod.".length);
+    named.set(name, t);
+  }
+  return convertBarkStage(named, args, stage, outPath, srcPath, opts);
+}
+
+/**
+ * Converts one stage given its tensors under Bark's own names (nanoGPT style: transformer.h.N.…)
+ * and its GPTConfig fields.
+ */
+async function convertBarkStage(
+  tensors: Map<string, WeightTensor>,
+  args: Map<unknown, unknown>,
+  stage: BarkStage,
+  outPath: string,
+  srcPath: string,
+  opts: ConvertBarkOptions,
+): Promise<BarkStageConfig> {
   const fine = stage === "fine";
   const D = readInt(args, "n_embd", srcPath);
   const H = readInt(args, "n_head", srcPath);
@@ -174,13 +197,10 @@ export async function convertBarkCheckpoint(
     bad(srcPath, `model_args has n_codes_total: a FineGPT checkpoint, not the ${stage} GPT`);
   }
 
-  // Rename (state dict under "model.", "_orig_mod." stripped), rejecting what we do not know.
+  // Rename, rejecting what we do not know.
   const src = new Map<string, WeightTensor>();
   const unknown: string[] = [];
-  for (const [full, t] of tensors) {
-    if (!full.startsWith("model.")) continue;
-    let name = full.slice("model.".length);
-    if (name.startsWith("_orig_mod.")) name = name.slice("_orig_mod.".length);
+  for (const [name, t] of tensors) {
     const ours = ourName(name, fine, t.shape);
     if (ours === undefined) unknown.push(name);
     else if (ours !== null) src.set(ours, t);
@@ -291,7 +311,13 @@ export async function convertBark(src: string, outDir: string, opts: ConvertBark
     result.files[stage] = out;
     return result;
   }
-  for (const stage of ["semantic", "coarse", "fine"] as BarkStage[]) {
+  if (isHuggingFaceBark(src)) {
+    const configs = await convertBarkHuggingFace(src, outDir, opts);
+    for (const stage of ["semantic", "coarse", "fine"] as BarkStage[]) {
+      result.configs[stage] = configs[stage];
+      result.files[stage] = join(outDir, `${stage}.safetensors`);
+    }
+  } else for (const stage of ["semantic", "coarse", "fine"] as BarkStage[]) {
     const stem = STAGE_FILES[stage];
     const large = join(src, `${stem}_2.pt`);
     const small = join(src, `${stem}.pt`);
@@ -320,4 +346,91 @@ export async function convertBark(src: string, outDir: string, opts: ConvertBark
     result.vocab = out;
   }
   return result;
+}
+
+// ---- Hugging Face BarkModel layout ----
+
+const HF_PREFIX: Record<BarkStage, string> = { semantic: "semantic.", coarse: "coarse_acoustics.", fine: "fine_acoustics." };
+const HF_CONFIG: Record<BarkStage, string> = { semantic: "semantic_config", coarse: "coarse_acoustics_config", fine: "fine_acoustics_config" };
+const HF_RULES: Array<[RegExp, string]> = [
+  [/^input_embeds_layer\.weight$/, "transformer.wte.weight"],
+  [/^input_embeds_layers\.(\d+)\.weight$/, "transformer.wtes.$1.weight"],
+  [/^position_embeds_layer\.weight$/, "transformer.wpe.weight"],
+  [/^layers\.(\d+)\.layernorm_1\.(weight|bias)$/, "transformer.h.$1.ln_1.$2"],
+  [/^layers\.(\d+)\.layernorm_2\.(weight|bias)$/, "transformer.h.$1.ln_2.$2"],
+  [/^layers\.(\d+)\.attn\.att_proj\.(weight|bias)$/, "transformer.h.$1.attn.c_attn.$2"],
+  [/^layers\.(\d+)\.attn\.out_proj\.(weight|bias)$/, "transformer.h.$1.attn.c_proj.$2"],
+  [/^layers\.(\d+)\.mlp\.in_proj\.(weight|bias)$/, "transformer.h.$1.mlp.c_fc.$2"],
+  [/^layers\.(\d+)\.mlp\.out_proj\.(weight|bias)$/, "transformer.h.$1.mlp.c_proj.$2"],
+  [/^layernorm_final\.(weight|bias)$/, "transformer.ln_f.$1"],
+  [/^lm_head\.weight$/, "lm_head.weight"],
+  [/^lm_heads\.(\d+)\.weight$/, "lm_heads.$1.weight"],
+];
+
+/** A directory holding a Hugging Face BarkModel (config.json with semantic_config and weights). */
+function isHuggingFaceBark(dir: string): boolean {
+  const config = join(dir, "config.json");
+  if (!existsSync(config)) return false;
+  try {
+    return typeof JSON.parse(readFileSync(config, "utf8")).semantic_config === "object";
+  } catch {
+    return false;
+  }
+}
+
+/** Bark's GPTConfig fields from a Hugging Face sub-model config (hidden_size, num_layers, ...). */
+function hfArgs(cfg: Record<string, unknown>): Map<unknown, unknown> {
+  const pick = (...keys: string[]) => keys.map((k) => cfg[k]).find((v) => v !== undefined);
+  const args = new Map<unknown, unknown>([
+    ["n_embd", pick("hidden_size", "n_embd")],
+    ["n_head", pick("num_heads", "n_head")],
+    ["n_layer", pick("num_layers", "n_layer")],
+    ["block_size", pick("block_size")],
+    ["input_vocab_size", pick("input_vocab_size")],
+    ["output_vocab_size", pick("output_vocab_size")],
+  ]);
+  if (cfg.n_codes_total !== undefined) args.set("n_codes_total", cfg.n_codes_total);
+  if (cfg.n_codes_given !== undefined) args.set("n_codes_given", cfg.n_codes_given);
+  return args;
+}
+
+/**
+ * Converts a Hugging Face `BarkModel` (model.safetensors or pytorch_model.bin with config.json
+ * beside it; `semantic.*`, `coarse_acoustics.*`, `fine_acoustics.*` tensors) into three stage
+ * components in `outDir`. Its `codec_model.*` (EnCodec, Hugging Face layout) is left out: convert
+ * the EnCodec checkpoint with `audiolm convert encodec` and save it as `codec.safetensors`.
+ */
+export async function convertBarkHuggingFace(src: string, outDir: string, opts: ConvertBarkOptions = {}): Promise<Record<BarkStage, BarkStageConfig>> {
+  const file = statSync(src).isDirectory()
+    ? [join(src, "model.safetensors"), join(src, "pytorch_model.bin")].find((f) => existsSync(f))
+    : src;
+  if (!file) bad(src, "holds neither model.safetensors nor pytorch_model.bin");
+  const configPath = join(dirname(file), "config.json");
+  if (!existsSync(configPath)) bad(file, `a Hugging Face BarkModel needs its config.json beside it (${configPath})`);
+  let config: Record<string, Record<string, unknown>>;
+  try {
+    config = JSON.parse(readFileSync(configPath, "utf8"));
+  } catch (err) {
+    bad(configPath, `cannot read it as JSON: ${(err as Error).message}`);
+  }
+  const all = await loadWeights(file);
+  mkdirSync(outDir, { recursive: true });
+  const out = {} as Record<BarkStage, BarkStageConfig>;
+  for (const stage of ["semantic", "coarse", "fine"] as BarkStage[]) {
+    const sub = config[HF_CONFIG[stage]];
+    if (!sub || typeof sub !== "object") bad(configPath, `lacks ${HF_CONFIG[stage]}`);
+    const named = new Map<string, WeightTensor>();
+    const unknown: string[] = [];
+    for (const [name, t] of all) {
+      if (!name.startsWith(HF_PREFIX[stage])) continue;
+      const rest = name.slice(HF_PREFIX[stage].length);
+      if (/^layers\.\d+\.attn\.(bias|masked_bias)$/.test(rest)) continue; // causal-mask buffers
+      const rule = HF_RULES.find(([re]) => re.test(rest));
+      if (rule) named.set(rest.replace(rule[0], rule[1]), t);
+      else unknown.push(name);
+    }
+    if (unknown.length) bad(file, `unknown tensors in the Hugging Face Bark ${stage} model: ${unknown.slice(0, 8).join(", ")}`);
+    out[stage] = await convertBarkStage(named, hfArgs(sub), stage, join(outDir, `${stage}.safetensors`), file, opts);
+  }
+  return out;
 }
