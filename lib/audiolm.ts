@@ -3,6 +3,7 @@
  * TypeScript plans each window (lib/stages.ts); the native sessions run every per-token loop.
  */
 import { randomInt } from "node:crypto";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 import { Codec, type CodecCodes } from "./codec.js";
@@ -11,6 +12,7 @@ import { type ModelConfig, checkComponents, readModelJson } from "./model-json.j
 import type { LoadOptions } from "./options.js";
 import type { GenerationProgress } from "./progress.js";
 import { Pipeline, Run, type Stages } from "./pipeline.js";
+import { BarkModel, type BarkVoice } from "./bark.js";
 import { type LevelCodes, dedupeConsecutive, semanticTokensFor, sliceLevels } from "./stages.js";
 import { Transformer } from "./transformer.js";
 import { resample } from "./resample.js";
@@ -44,7 +46,7 @@ export interface RunOptions {
 export interface GenerateOptions extends RunOptions {
   /** Default: `continuation` when a prompt is given, else `unconditional`. */
   mode?: "unconditional" | "continuation" | "acoustic";
-  /** Prompt audio (mono at the codec's rate, or a WAV path). Its semantic tokens must come as `semanticPrompt` until the semantic tokenizer lands. */
+  /** Prompt audio (mono at the codec's rate, or a WAV path); its semantic tokens come from the model's tokenizer unless `semanticPrompt` gives them. */
   prompt?: Float32Array | string;
   /** Semantic tokens of the prompt (continuation) or of the whole output (acoustic); one array for all rows or one per row. */
   semanticPrompt?: Int32Array | Int32Array[];
@@ -55,6 +57,12 @@ export interface GenerateOptions extends RunOptions {
   semantic?: SamplingOptions;
   coarse?: SamplingOptions;
   fine?: SamplingOptions;
+  /** Text to speak (Bark models only): one row per text. */
+  text?: string | string[];
+  /** Text token ids instead of `text` (Bark models only). */
+  textTokens?: Int32Array;
+  /** A voice preset (Bark models only): path to Bark's .npz, or a loaded voice. */
+  voice?: string | BarkVoice;
 }
 
 /** What {@link AudioLM.generate} returns: per row, the generated part only. */
@@ -126,14 +134,24 @@ function perRow<T>(value: T | T[] | undefined, batch: number, name: string, chec
 
 /** A loaded AudioLM model: codec, semantic/coarse/fine transformer stages and their settings. */
 export class AudioLM {
-  readonly #config: ModelConfig;
-  readonly #pipeline: Pipeline;
+  readonly #config: ModelConfig | null;
+  readonly #pipeline: Pipeline | null;
   #tokenizer: SemanticTokenizer | null;
+  /** Set when the directory holds a Bark model (bark.json) instead of model.json. */
+  #bark: BarkModel | null;
 
-  private constructor(config: ModelConfig, codec: Codec, stages: Stages, tokenizer: SemanticTokenizer | null) {
-    this.#config = config;
-    this.#pipeline = new Pipeline(config, codec, stages);
-    this.#tokenizer = tokenizer;
+  private constructor(parts: { config: ModelConfig; codec: Codec; stages: Stages; tokenizer: SemanticTokenizer | null } | { bark: BarkModel }) {
+    if ("bark" in parts) {
+      this.#config = null;
+      this.#pipeline = null;
+      this.#tokenizer = null;
+      this.#bark = parts.bark;
+    } else {
+      this.#config = parts.config;
+      this.#pipeline = new Pipeline(parts.config, parts.codec, parts.stages);
+      this.#tokenizer = parts.tokenizer;
+      this.#bark = null;
+    }
   }
 
   /**
@@ -144,6 +162,9 @@ export class AudioLM {
    */
   static async load(dir: string, opts?: LoadOptions): Promise<AudioLM> {
     if (typeof dir !== "string" || dir.length === 0) invalidArgument("AudioLM.load dir", "a model directory path", dir);
+    if (!existsSync(join(dir, "model.json")) && existsSync(join(dir, "bark.json"))) {
+      return new AudioLM({ bark: await BarkModel.load(dir, opts) });
+    }
     const config = await readModelJson(dir);
     const loaded: Array<Codec | Transformer | SemanticTokenizer> = [];
     const track = <T extends Codec | Transformer | SemanticTokenizer>(p: Promise<T>) => p.then((x) => (loaded.push(x), x));
@@ -166,22 +187,47 @@ export class AudioLM {
           throw new AudioLMError("ERR_AUDIOLM_INVALID_MODEL", `${where}: the semantic tokenizer makes ${tokenizer.frameRate} tokens/s but semantic.rate is ${config.semantic.rate}`);
         }
       }
-      return new AudioLM(config, codec, { semantic, coarse, fine }, tokenizer);
+      return new AudioLM({ config, codec, stages: { semantic, coarse, fine }, tokenizer });
     } catch (err) {
       await Promise.all(loaded.map((x) => x.dispose()));
       throw err;
     }
   }
 
-  /** The parsed model.json. */
-  get config(): ModelConfig { return this.#config; }
+  /** The parsed model.json (AudioLM-family models; a Bark model has `bark` instead). */
+  get config(): ModelConfig { return this.#audiolm("config").config; }
   /** The codec (owned by this model). */
   get codec(): Codec { return this.#live().codec; }
   /** Output sample rate in Hz. */
-  get sampleRate(): number { return this.#live().codec.sampleRate; }
+  get sampleRate(): number {
+    if (this.#bark) {
+      const rate = this.#bark.codec?.sampleRate;
+      if (rate === undefined) throw new AudioLMError("ERR_AUDIOLM_UNSUPPORTED", "this Bark model has no codec.safetensors, so it makes tokens, not audio");
+      return rate;
+    }
+    return this.#live().codec.sampleRate;
+  }
+  /** The Bark model behind this object when the directory held bark.json, else null. */
+  get bark(): BarkModel | null { return this.#bark; }
+
+  /** The AudioLM-family parts; a Bark model answers ERR_AUDIOLM_UNSUPPORTED naming `what`. */
+  #audiolm(what: string): { config: ModelConfig; pipeline: Pipeline } {
+    if (!this.#pipeline || !this.#config) {
+      throw new AudioLMError("ERR_AUDIOLM_UNSUPPORTED", `${what} is not available for a Bark model: use generate({ text, voice }) or lm.bark (BarkModel)`);
+    }
+    return { config: this.#config, pipeline: this.#pipeline };
+  }
+
+  #cfg(): ModelConfig {
+    return this.#audiolm("this call").config;
+  }
+
+  #pipe(): Pipeline {
+    return this.#audiolm("this call").pipeline;
+  }
 
   #live(): { codec: Codec; stages: Stages } {
-    return this.#pipeline.live();
+    return this.#audiolm("this call").pipeline.live();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -200,7 +246,7 @@ export class AudioLM {
 
   #sampling(stage: "semantic" | "coarse" | "fine", given: SamplingOptions | undefined, name: string): SamplingOptions {
     if (given !== undefined && (typeof given !== "object" || given === null)) invalidArgument(name, "sampling options { temperature, topK, topP }", given);
-    const s = { ...this.#config.sampling[stage], ...(given ?? {}) };
+    const s = { ...this.#cfg().sampling[stage], ...(given ?? {}) };
     if (s.temperature !== undefined && (typeof s.temperature !== "number" || !Number.isFinite(s.temperature) || s.temperature < 0)) invalidArgument(`${name}.temperature`, "a number ≥ 0", s.temperature);
     if (s.topK !== undefined && (!Number.isInteger(s.topK) || s.topK < 0)) invalidArgument(`${name}.topK`, "an integer ≥ 0", s.topK);
     if (s.topP !== undefined && (typeof s.topP !== "number" || !(s.topP > 0 && s.topP <= 1))) invalidArgument(`${name}.topP`, "a number in (0, 1]", s.topP);
@@ -208,14 +254,14 @@ export class AudioLM {
   }
 
   #semanticTokens = (v: unknown, name: string): Int32Array => {
-    const K = this.#config.semantic.codebookSize;
+    const K = this.#cfg().semantic.codebookSize;
     if (!(v instanceof Int32Array)) invalidArgument(name, "an Int32Array of semantic tokens", v);
     for (let i = 0; i < v.length; i++) if (!(v[i] >= 0 && v[i] < K)) invalidArgument(`${name}[${i}]`, `a semantic token from 0 to ${K - 1}`, v[i]);
     return v;
   };
 
   #codes = (levels: number) => (v: unknown, name: string): LevelCodes => {
-    const C = this.#config.acoustic.codebookSize;
+    const C = this.#cfg().acoustic.codebookSize;
     const c = v as LevelCodes;
     if (!c || typeof c !== "object" || !(c.data instanceof Int32Array) || !Array.isArray(c.shape) || c.shape.length !== 2) {
       invalidArgument(name, "codes { data: Int32Array, shape: [levels, frames] }", v);
@@ -251,7 +297,7 @@ export class AudioLM {
   /** Validates a request and builds its rows; runs the semantic stage. */
   async #prepare(o: GenerateOptions, run: Run) {
     if (!o || typeof o !== "object") invalidArgument("options", "an object", o);
-    const m = this.#config;
+    const m = this.#cfg();
     const { codec } = this.#live();
     const { batch, seeds } = this.#runOptions(o);
     const hasPrompt = o.prompt !== undefined || o.semanticPrompt !== undefined || o.acousticPrompt !== undefined;
@@ -316,9 +362,9 @@ export class AudioLM {
     else {
       semanticPrompts ??= new Array<Int32Array>(batch).fill(new Int32Array(0));
       const prompts = (semanticPrompts = semanticPrompts.map((p) => (m.semantic.dedupe ? dedupeConsecutive(p) : p)));
-      semanticOut = await this.#pipeline.runSemantic(run, prompts.map((prompt, r) => ({ seed: seeds[r], prompt })), count, sampling.semantic);
+      semanticOut = await this.#pipe().runSemantic(run, prompts.map((prompt, r) => ({ seed: seeds[r], prompt })), count, sampling.semantic);
     }
-    const rows = this.#pipeline.rows(seeds, acousticPrompts, Q, frames, (r) =>
+    const rows = this.#pipe().rows(seeds, acousticPrompts, Q, frames, (r) =>
       mode === "acoustic"
         ? { semantic: semanticOut[r], semanticStart: 0 }
         : { semantic: Int32Array.from([...semanticPrompts![r], ...semanticOut[r]]), semanticStart: semanticPrompts![r].length },
@@ -336,15 +382,19 @@ export class AudioLM {
    *   when `signal` aborts, `ERR_AUDIOLM_UNSUPPORTED` for prompt audio without semantic tokens.
    */
   async generate(opts: GenerateOptions): Promise<GenerateResult> {
+    if (this.#bark) return this.#generateBark(opts);
+    if (opts && (opts.text !== undefined || opts.textTokens !== undefined || opts.voice !== undefined)) {
+      invalidArgument(opts.text !== undefined ? "text" : opts.textTokens !== undefined ? "textTokens" : "voice", "nothing (text and voices need a Bark model; this one has no text stage)", opts.text ?? opts.textTokens ?? opts.voice);
+    }
     this.#live();
     const run = new Run(opts ?? {});
     try {
       run.check();
       const req = await this.#prepare(opts, run);
-      for await (const _ of this.#pipeline.acousticStages(run, req.rows, req.frames, req.sampling));
+      for await (const _ of this.#pipe().acousticStages(run, req.rows, req.frames, req.sampling));
       run.check();
-      const audio = await this.#pipeline.decodeRange(req.rows, 0, req.frames);
-      const { coarseLevels: Qc, fineLevels: Qf } = this.#config.acoustic;
+      const audio = await this.#pipe().decodeRange(req.rows, 0, req.frames);
+      const { coarseLevels: Qc, fineLevels: Qf } = this.#cfg().acoustic;
       return {
         audio: audio.map((a) => a.slice(0, req.samples)),
         sampleRate: this.sampleRate,
@@ -380,12 +430,12 @@ export class AudioLM {
         const upto = final ? req.samples : Math.min(req.samples, Math.max(0, framesDone - STREAM_LOOKAHEAD_FRAMES) * hop);
         if (upto <= emitted) return null;
         const from = Math.floor(emitted / hop);
-        const audio = await this.#pipeline.decodeRange(req.rows, from, framesDone);
+        const audio = await this.#pipe().decodeRange(req.rows, from, framesDone);
         const chunk = { audio: audio.map((a) => a.slice(emitted - from * hop, upto - from * hop)), index: index++, sampleRate: this.sampleRate };
         emitted = upto;
         return chunk;
       };
-      for await (const done of this.#pipeline.acousticStages(run, req.rows, req.frames, req.sampling)) {
+      for await (const done of this.#pipe().acousticStages(run, req.rows, req.frames, req.sampling)) {
         run.check();
         const chunk = await emit(done, false);
         if (chunk) yield chunk;
@@ -411,7 +461,7 @@ export class AudioLM {
     const run = new Run(opts);
     try {
       run.check();
-      return await this.#pipeline.runSemantic(run, prompts.map((prompt, r) => ({ seed: seeds[r], prompt })), opts.count, sampling);
+      return await this.#pipe().runSemantic(run, prompts.map((prompt, r) => ({ seed: seeds[r], prompt })), opts.count, sampling);
     } finally {
       run.close();
     }
@@ -420,7 +470,7 @@ export class AudioLM {
   /** Generates coarse codes [Q', frames] per row from semantic tokens (and optional acoustic history). */
   async generateCoarse(opts: CoarseOptions): Promise<LevelCodes[]> {
     if (!opts || typeof opts !== "object") invalidArgument("options", "an object", opts);
-    const m = this.#config;
+    const m = this.#cfg();
     const { batch, seeds } = this.#runOptions(opts);
     const semantic = perRow(opts.semantic, batch, "semantic", this.#semanticTokens);
     if (!semantic) invalidArgument("semantic", "an Int32Array of semantic tokens", opts.semantic);
@@ -430,10 +480,10 @@ export class AudioLM {
     const frames = opts.frames ?? Math.floor(((Math.min(...semantic.map((s) => s.length)) - start) * m.acoustic.rate) / m.semantic.rate + 1e-9);
     if (!Number.isInteger(frames) || frames < 1) invalidArgument("frames", "a positive integer", frames);
     const sampling = this.#sampling("coarse", opts.sampling, "sampling");
-    const rows = this.#pipeline.rows(seeds, prompts, m.acoustic.coarseLevels, frames, (r) => ({ semantic: semantic[r], semanticStart: start }));
+    const rows = this.#pipe().rows(seeds, prompts, m.acoustic.coarseLevels, frames, (r) => ({ semantic: semantic[r], semanticStart: start }));
     const run = new Run(opts);
     try {
-      const coarse = this.#pipeline.coarseRunner(run, rows, frames, sampling);
+      const coarse = this.#pipe().coarseRunner(run, rows, frames, sampling);
       while (!coarse.done()) await coarse.advance();
       return rows.map((r) => sliceLevels(r.codes, 0, m.acoustic.coarseLevels, r.promptFrames));
     } finally {
@@ -444,7 +494,7 @@ export class AudioLM {
   /** Generates fine codes [Q − Q', frames] per row from coarse codes (and optional full-code history). */
   async generateFine(opts: FineOptions): Promise<LevelCodes[]> {
     if (!opts || typeof opts !== "object") invalidArgument("options", "an object", opts);
-    const m = this.#config;
+    const m = this.#cfg();
     const { coarseLevels: Qc, fineLevels: Qf } = m.acoustic;
     if (Qf === 0) throw new AudioLMError("ERR_AUDIOLM_UNSUPPORTED", "this model has no fine stage");
     const { batch, seeds } = this.#runOptions(opts);
@@ -454,14 +504,14 @@ export class AudioLM {
     if (frames < 1 || coarse.some((c) => c.shape[1] !== frames)) invalidArgument("coarse", `codes of ${frames} ≥ 1 frames for every row`, opts.coarse);
     const prompts = perRow(opts.acousticPrompt, batch, "acousticPrompt", this.#codes(Qc + Qf));
     const sampling = this.#sampling("fine", opts.sampling, "sampling");
-    const rows = this.#pipeline.rows(seeds, prompts, Qc + Qf, frames, () => ({ semantic: new Int32Array(0), semanticStart: 0 }));
+    const rows = this.#pipe().rows(seeds, prompts, Qc + Qf, frames, () => ({ semantic: new Int32Array(0), semanticStart: 0 }));
     rows.forEach((r, i) => {
       const T = r.codes.shape[1];
       for (let l = 0; l < Qc; l++) r.codes.data.set(coarse[i].data.subarray(l * frames, (l + 1) * frames), l * T + r.promptFrames);
     });
     const run = new Run(opts);
     try {
-      await this.#pipeline.fineRunner(run, rows, frames, sampling).advance(frames);
+      await this.#pipe().fineRunner(run, rows, frames, sampling).advance(frames);
       return rows.map((r) => sliceLevels(r.codes, Qc, Qc + Qf, r.promptFrames));
     } finally {
       run.close();
@@ -473,7 +523,7 @@ export class AudioLM {
     const { codec } = this.#live();
     const items = Array.isArray(codes) ? codes : [codes];
     if (items.length === 0) invalidArgument("codes", "codes or a non-empty array of codes", codes);
-    const Q = this.#config.acoustic.coarseLevels + this.#config.acoustic.fineLevels;
+    const Q = this.#cfg().acoustic.coarseLevels + this.#cfg().acoustic.fineLevels;
     const checked = items.map((c, i) => this.#codes(Q)(c, Array.isArray(codes) ? `codes[${i}]` : "codes"));
     const T = Math.max(...checked.map((c) => c.shape[1]));
     if (T < 1) invalidArgument("codes", "codes with at least one frame", codes);
@@ -484,11 +534,41 @@ export class AudioLM {
     return codec.decode({ data, shape: [items.length, Q, T], frames: checked.map((c) => c.shape[1]) }, opts);
   }
 
+  /** Text to speech with a Bark model: one row per text, through BarkModel. */
+  async #generateBark(o: GenerateOptions): Promise<GenerateResult> {
+    const bark = this.#bark!;
+    if (!o || typeof o !== "object") invalidArgument("options", "an object", o);
+    for (const key of ["mode", "prompt", "semanticPrompt", "acousticPrompt", "seconds", "batchSize", "chunkSize"] as const) {
+      if ((o as Record<string, unknown>)[key] !== undefined) invalidArgument(key, "nothing for a Bark model (it takes text, textTokens, voice, seed and sampling)", (o as Record<string, unknown>)[key]);
+    }
+    const sampling = (s: SamplingOptions | undefined) => (s ? { temperature: s.temperature, topK: s.topK, topP: s.topP } : undefined);
+    const seed = o.seed ?? randomInt(2 ** 31);
+    const common = { voice: o.voice, seed, semantic: sampling(o.semantic), coarse: sampling(o.coarse), fine: o.fine ? { temperature: o.fine.temperature } : undefined };
+    const results = Array.isArray(o.text)
+      ? await bark.generate({ ...common, text: o.text })
+      : [await bark.generate({ ...common, text: o.text, textTokens: o.textTokens })];
+    const audio = results.map((r) => {
+      if (!r.audio) throw new AudioLMError("ERR_AUDIOLM_UNSUPPORTED", "this Bark model has no codec.safetensors: use lm.bark.generate() for tokens");
+      return r.audio;
+    });
+    return {
+      audio,
+      sampleRate: results[0].sampleRate!,
+      seeds: results.map((_, i) => seed + i),
+      tokens: {
+        semantic: results.map((r) => r.semantic),
+        coarse: results.map((r) => r.coarse),
+        fine: results.map((r) => ({ data: r.codes.data.slice(r.coarse.shape[0] * r.codes.shape[1]), shape: [r.codes.shape[0] - r.coarse.shape[0], r.codes.shape[1]] as [number, number] })),
+      },
+    };
+  }
+
   /** Frees the codec and the stages. Idempotent; later calls throw ERR_AUDIOLM_DISPOSED. */
   async dispose(): Promise<void> {
     const tokenizer = this.#tokenizer;
+    const bark = this.#bark;
     this.#tokenizer = null;
-    await Promise.all([this.#pipeline.dispose(), tokenizer?.dispose()]);
+    await Promise.all([this.#pipeline?.dispose(), tokenizer?.dispose(), bark?.dispose()]);
   }
 
   async [asyncDispose](): Promise<void> {

@@ -123,3 +123,31 @@ describe("audiolm generate with a Bark model", () => {
     expect(run("convert", "bark", "--help").stdout).toMatch(/--vocab PATH/);
   });
 });
+
+describe("AudioLM.load on a Bark model directory", () => {
+  it("generate({ text, voice }) speaks through BarkModel; the rest says it is a Bark model", async () => {
+    const { AudioLM } = await import("../lib/audiolm.js");
+    const { AudioLMError } = await import("../lib/errors.js");
+    const dir = join(tmp.dir, "bark-codec");
+    const lm = await AudioLM.load(dir);
+    try {
+      expect(lm.bark).not.toBeNull();
+      const out = await lm.generate({ text: ["the quick  brown fox.", "brown fox"], seed: 9 });
+      expect(out.audio).toHaveLength(2);
+      expect(out.seeds).toEqual([9, 10]);
+      expect(out.sampleRate).toBe(lm.sampleRate);
+      const direct = await lm.bark!.generate({ text: "the quick  brown fox.", seed: 9 });
+      expect([...out.audio[0]]).toEqual([...direct.audio!]);
+      expect(out.audio[0].length).toBe(out.tokens.coarse[0].shape[1] * 8); // hop 8 at 8 kHz
+      expect(out.tokens.fine[0].shape[0]).toBe(2);
+      const voice = join(FIX, "bark_generation", "voice.npz");
+      const voiced = await lm.generate({ text: "brown fox", voice, seed: 9 });
+      expect([...voiced.audio[0]]).toEqual([...(await lm.bark!.generate({ text: "brown fox", voice, seed: 9 })).audio!]);
+      await expect(lm.generate({ text: "brown fox", seconds: 2 })).rejects.toMatchObject({ code: "ERR_AUDIOLM_INVALID_ARGUMENT" });
+      expect(() => lm.config).toThrow(AudioLMError);
+      await expect(lm.generateSemantic({ count: 4 } as never)).rejects.toMatchObject({ code: "ERR_AUDIOLM_UNSUPPORTED" });
+    } finally {
+      await lm.dispose();
+    }
+  });
+});
