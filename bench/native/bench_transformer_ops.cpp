@@ -16,30 +16,13 @@
 #include "cpu/norm.h"
 #include "cpu/sample.h"
 #include "tests/harness.h"
+#include "bench_util.h"
 
 using namespace alm;
+using alm_bench::Timing;
+using alm_bench::time_calls;
 
 namespace {
-
-struct Timing {
-  double median_s, best_s;
-};
-
-// One warm-up call, then repeats until `budget_s` is spent (at least `min_reps`, at most 200).
-Timing time_calls(const std::function<void()>& fn, double budget_s, int min_reps) {
-  using clock = std::chrono::steady_clock;
-  fn();
-  std::vector<double> times;
-  const auto start = clock::now();
-  while (times.size() < size_t(min_reps) ||
-         (times.size() < 200 && std::chrono::duration<double>(clock::now() - start).count() < budget_s)) {
-    const auto t0 = clock::now();
-    fn();
-    times.push_back(std::chrono::duration<double>(clock::now() - t0).count());
-  }
-  std::sort(times.begin(), times.end());
-  return {times[times.size() / 2], times[0]};
-}
 
 struct Row {
   std::string name;
