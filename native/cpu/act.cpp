@@ -10,14 +10,14 @@
 #include "core/threadpool.h"
 #include "cpu/gemm.h"
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define ALM_X86_SIMD 1
-#include <immintrin.h>
-#define ALM_AVX2 __attribute__((target("avx2,fma")))
-#endif
+#include "cpu/simd.h"
 
 namespace alm {
 namespace {
+
+#ifdef ALM_X86_SIMD
+using simd::exp_avx2;
+#endif
 
 // Small arrays (one LSTM step's gates) stay on the calling thread.
 constexpr int64_t kGrain = 32768;
@@ -33,35 +33,6 @@ void for_chunks(int64_t n, const Fn& fn) {
 }
 
 #ifdef ALM_X86_SIMD
-// exp(x + lo): Cephes' expf, 2^n scaling through the exponent bits, about 1 ulp. Outside
-// [-87.3, 88.3] it gives 0 (flushing what would be subnormal) and +inf; NaN stays NaN. The
-// separate low part, of a few units at most, lets callers pass an argument carried in two
-// floats, which a large argument needs to stay exact.
-ALM_AVX2 inline __m256 exp_avx2(__m256 x, __m256 lo = _mm256_setzero_ps()) {
-  // Clamping the sum, not x alone: n below -126 would build an infinite scale.
-  const __m256 lo_bound = _mm256_set1_ps(-87.3f), hi_bound = _mm256_set1_ps(88.3f);
-  const __m256 total = _mm256_add_ps(x, lo);
-  const __m256 under = _mm256_cmp_ps(total, lo_bound, _CMP_LT_OQ);
-  const __m256 over = _mm256_cmp_ps(total, hi_bound, _CMP_GT_OQ);
-  x = _mm256_blendv_ps(_mm256_blendv_ps(x, lo_bound, under), hi_bound, over);
-  lo = _mm256_andnot_ps(_mm256_or_ps(under, over), lo);
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(_mm256_add_ps(x, lo), _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  // x - n*C1 is exact (C1 has few mantissa bits), so lo joins before anything is rounded.
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_add_ps(_mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r), lo);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
-  const __m256i scale = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  const __m256 e = _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(scale)));
-  return _mm256_blendv_ps(e, _mm256_set1_ps(__builtin_inff()), over);
-}
-
 // exp(x) - 1 without the cancellation near zero: a Taylor polynomial (degree 9, error below
 // 1e-8 relative) for |x| < 0.5, exp(x) - 1 elsewhere where the subtraction loses under 2 ulps.
 ALM_AVX2 inline __m256 expm1_avx2(__m256 x) {

@@ -20,14 +20,15 @@
 #include "core/threadpool.h"
 #include "cpu/gemm.h"
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define ALM_X86_SIMD 1
-#include <immintrin.h>
-#define ALM_AVX2 __attribute__((target("avx2,fma")))
-#endif
+#include "cpu/simd.h"
 
 namespace alm {
 namespace {
+
+#ifdef ALM_X86_SIMD
+using simd::exp_avx2_clamped;
+using simd::hsum;
+#endif
 
 constexpr int64_t kBq = 16;     // queries per block: a 16 x 64 tile and 16 output rows stay in L1
 constexpr int64_t kBk = 64;     // keys per block (a multiple of 8: the tile rows are read 8 at a time)
@@ -161,31 +162,6 @@ void row_update_portable(float* row, int64_t lim, const float* bias, const float
 
 #ifdef ALM_X86_SIMD
 alignas(32) const int32_t kTailLanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
-// Cephes' expf as in act.cpp (private there): about 1 ulp on [-87.3, 88.3], clamped outside.
-ALM_AVX2 inline __m256 exp_avx2(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
-  const __m256i scale = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(scale));
-}
-
-ALM_AVX2 inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // [sum(a0), ..., sum(a7)] in one vector: three rounds of hadd and a lane swap.
 ALM_AVX2 inline __m256 hsum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5, __m256 a6, __m256 a7) {
@@ -367,12 +343,12 @@ ALM_AVX2 void softmax_update_avx2(float* row, int64_t lim, int64_t n, const floa
   const __m256 mn = _mm256_set1_ps(m_new);
   __m256 sum = _mm256_setzero_ps();
   for (int64_t j = 0; j < full; j += 8) {
-    const __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j), mn));
+    const __m256 e = exp_avx2_clamped(_mm256_sub_ps(_mm256_loadu_ps(row + j), mn));
     _mm256_storeu_ps(row + j, e);
     sum = _mm256_add_ps(sum, e);
   }
   if (tail) {
-    const __m256 e = _mm256_and_ps(exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + full), mn)), tmask);
+    const __m256 e = _mm256_and_ps(exp_avx2_clamped(_mm256_sub_ps(_mm256_loadu_ps(row + full), mn)), tmask);
     _mm256_storeu_ps(row + full, e);
     sum = _mm256_add_ps(sum, e);
   }

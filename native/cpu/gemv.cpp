@@ -11,9 +11,12 @@
 #include "core/error.h"
 #include "core/threadpool.h"
 #include "gemm.h"
+#include "simd.h"
 
 namespace alm {
 namespace {
+
+using simd::hsum;
 
 // Portable kernel: 4 weight rows at a time against every activation row.
 void block_portable(int64_t M, int64_t n0, int64_t n1, int64_t K, const float* x, int64_t ldx, const float* W, int64_t ldw,
@@ -34,14 +37,6 @@ void block_portable(int64_t M, int64_t n0, int64_t n1, int64_t K, const float* x
       y[m * ldy + n] = (s0 + s1) + (s2 + s3);
     }
   }
-}
-
-__attribute__((target("avx2,fma"))) inline float hsum(__m256 v) {
-  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-  __m128 s = _mm_add_ps(lo, hi);
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-  return _mm_cvtss_f32(s);
 }
 
 // AVX2 kernel: a 4 × 4 tile of (weight row, activation row) dot products, 8 lanes per step.

@@ -13,14 +13,16 @@
 #include "core/threadpool.h"
 #include "cpu/gemm.h"
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define ALM_X86_SIMD 1
-#include <immintrin.h>
-#define ALM_AVX2 __attribute__((target("avx2,fma")))
-#endif
+#include "cpu/simd.h"
 
 namespace alm {
 namespace {
+
+#ifdef ALM_X86_SIMD
+using simd::exp_avx2_clamped;
+using simd::hsum;
+using simd::hmax;
+#endif
 
 // Rows per chunk so that a chunk holds at least this many values: short rows (one decode step)
 // stay on the calling thread, where waking the pool would cost more than the work.
@@ -41,39 +43,6 @@ alignas(32) const int32_t kTailLanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0
 
 ALM_AVX2 inline __m256i tail_mask(int64_t r) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kTailLanes + 8 - r));
-}
-
-ALM_AVX2 inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-ALM_AVX2 inline float hmax(__m256 v) {
-  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_max_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-// Cephes' expf, as act.cpp's (which is private to that file): about 1 ulp on [-87.3, 88.3],
-// clamped outside, so exp(-inf) gives 1.6e-38 rather than 0. softmax only feeds it x - max <= 0.
-ALM_AVX2 inline __m256 exp_avx2(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
-  const __m256i scale = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(scale));
 }
 
 // One accumulation step of sum_avx2: (v - c) or (v - c)^2 added to acc.
@@ -148,20 +117,20 @@ ALM_AVX2 void softmax_row_avx2(float* x, int64_t n) {
   const __m256 m = _mm256_set1_ps(mx);
   __m256 s0 = _mm256_setzero_ps(), s1 = s0;
   for (i = 0; i + 16 <= n; i += 16) {
-    const __m256 e0 = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
-    const __m256 e1 = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), m));
+    const __m256 e0 = exp_avx2_clamped(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+    const __m256 e1 = exp_avx2_clamped(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), m));
     _mm256_storeu_ps(x + i, e0);
     _mm256_storeu_ps(x + i + 8, e1);
     s0 = _mm256_add_ps(s0, e0);
     s1 = _mm256_add_ps(s1, e1);
   }
   for (; i + 8 <= n; i += 8) {
-    const __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+    const __m256 e = exp_avx2_clamped(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
     _mm256_storeu_ps(x + i, e);
     s0 = _mm256_add_ps(s0, e);
   }
   if (tail > 0) {
-    const __m256 e = _mm256_and_ps(exp_avx2(_mm256_sub_ps(_mm256_maskload_ps(x + i, tm), m)), _mm256_castsi256_ps(tm));
+    const __m256 e = _mm256_and_ps(exp_avx2_clamped(_mm256_sub_ps(_mm256_maskload_ps(x + i, tm), m)), _mm256_castsi256_ps(tm));
     _mm256_maskstore_ps(x + i, tm, e);
     s1 = _mm256_add_ps(s1, e);
   }
