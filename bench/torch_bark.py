@@ -37,14 +37,12 @@ Prints one JSON object on stdout: {"threads", "torch", "semantic": {"seconds", "
 """
 
 import argparse
-import functools
 import importlib.util
 import json
 import os
 import statistics
 import sys
 import time
-import types
 
 SMALL = dict(block_size=1024, n_layer=12, n_head=12, n_embd=768, dropout=0.0)
 SEMANTIC_ARGS = dict(SMALL, input_vocab_size=129_600, output_vocab_size=10_048, bias=False)
@@ -52,52 +50,18 @@ COARSE_ARGS = dict(SMALL, input_vocab_size=12_096, output_vocab_size=12_096, bia
 FINE_ARGS = dict(SMALL, input_vocab_size=1056, output_vocab_size=1056, bias=True, n_codes_total=8, n_codes_given=1)
 
 
-def stub_modules():
-    class Tqdm:
-        def __init__(self, it=None, *a, **k):
-            self.it, self.total = it, k.get("total")
-
-        def __iter__(self):
-            return iter(self.it)
-
-        def update(self, *a):
-            pass
-
-        def refresh(self):
-            pass
-
-        def close(self):
-            pass
-
-    tq = types.ModuleType("tqdm")
-    tq.tqdm = Tqdm
-    fy = types.ModuleType("funcy")
-    fy.partial = functools.partial
-    enc = types.ModuleType("encodec")
-    enc.EncodecModel = None
-    tr = types.ModuleType("transformers")
-    tr.BertTokenizer = None
-    hf = types.ModuleType("huggingface_hub")
-    hf.hf_hub_download = None
-    for m in (tq, fy, enc, tr, hf):
-        sys.modules[m.__name__] = m
+_FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "test", "fixtures",
+                         "make_bark_generation_fixtures.py")
 
 
 def load_bark(ref):
+    """suno's model classes and generation.py with Bark's real constants (the fixture script's loader)."""
     if not os.path.exists(os.path.join(ref, "bark", "generation.py")):
         raise SystemExit(f"no suno-ai/bark checkout at {ref} (bark/generation.py)")
-    stub_modules()
-    pkg = types.ModuleType("bark")
-    pkg.__path__ = [os.path.join(ref, "bark")]
-    sys.modules["bark"] = pkg
-    mods = {}
-    for name in ("model", "model_fine", "generation"):
-        spec = importlib.util.spec_from_file_location(f"bark.{name}", os.path.join(ref, "bark", f"{name}.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[f"bark.{name}"] = mod
-        spec.loader.exec_module(mod)
-        mods[name] = mod
-    return mods["model"], mods["model_fine"], mods["generation"]
+    spec = importlib.util.spec_from_file_location("bark_fixture_loader", os.path.abspath(_FIXTURES))
+    loader = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loader)
+    return loader.load_reference(ref)
 
 
 def make(model_mod, fine_mod, gen, out, seed):
