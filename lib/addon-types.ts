@@ -3,6 +3,8 @@
  * (native/addon/). Keep it in step with the addon's exports.
  */
 
+import type { TransformerConfig } from "./transformer-types.js";
+
 export interface NativeInfo {
   cudaCompiled: boolean;
   cudaStatus: string;
@@ -38,27 +40,11 @@ export interface NativeCodec {
   dispose(): void;
 }
 
-export interface NativeTransformerConfig {
-  family: "transformer";
-  vocabSize: number;
-  outputSize: number;
-  dim: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  headDim: number;
-  ffDim: number;
+/** The transformer config as the addon reports it: the public config plus build facts. */
+export interface NativeTransformerConfig extends TransformerConfig {
   ff: string;
   norm: string;
   prenorm: boolean;
-  causal: boolean;
-  position: "learned" | "t5" | "bias_table" | "rotary" | "none";
-  maxPositions: number;
-  crossAttention: boolean;
-  contextDim: number;
-  inputCodebooks: number;
-  sharedInputEmbedding: boolean;
-  outputHeads: number;
   weightBytes: number;
 }
 

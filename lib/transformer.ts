@@ -30,8 +30,7 @@ export class Transformer {
 
   private constructor(handle: NativeTransformer) {
     this.#native = handle;
-    const c = handle.config();
-    this.config = { ...c, family: "transformer" } as TransformerConfig;
+    this.config = handle.config();
   }
 
   /** Loads a transformer component (`.safetensors` with a `transformer` config). */
