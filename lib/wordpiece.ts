@@ -1,10 +1,11 @@
 /**
  * A BERT WordPiece tokenizer for a cased vocabulary (Bark reads text with
  * bert-base-multilingual-cased): `vocab.txt` holds one token per line, the id being the line
- * number. Text goes through BERT's basic tokenization for a cased model — Unicode NFC, cleaning
- * (NUL, U+FFFD and control characters dropped, whitespace characters mapped to a space), spaces
- * around CJK ideographs, splitting on whitespace, each punctuation character a token of its own;
- * no lower-casing and no accent stripping — then greedy longest-match-first WordPiece with the
+ * number. Text goes through BERT's basic tokenization for a cased model, in the slow Python
+ * BertTokenizer's order — cleaning (NUL, U+FFFD and control characters dropped, whitespace
+ * characters mapped to a space), spaces around CJK ideographs, then Unicode NFC, splitting on
+ * whitespace, each punctuation character a token of its own; no lower-casing and no accent
+ * stripping — then greedy longest-match-first WordPiece with the
  * "##" continuation prefix (a word longer than 100 characters, or one that cannot be matched to
  * the end, becomes [UNK]). The special tokens of the vocabulary ([PAD], [UNK], [CLS], [SEP],
  * [MASK]) written in the text are kept whole. `encode` adds no [CLS]/[SEP] (Bark's
@@ -63,18 +64,24 @@ function isCjk(cp: number): boolean {
 /** Python's str.split() whitespace, for the split after cleaning (U+2028/2029 survive cleaning). */
 const SPLIT_WHITESPACE = /[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
 
-/** BERT's basic tokenization of a cased model (no lower-casing, no accent stripping). */
+/**
+ * BERT's basic tokenization of a cased model (no lower-casing, no accent stripping). NFC comes
+ * after cleaning, as in transformers' BasicTokenizer: a combining mark that followed a dropped
+ * character ("e", U+200B, U+0301) composes with the letter before it ("é").
+ */
 export function basicTokenize(text: string): string[] {
   let cleaned = "";
-  for (const ch of text.normalize("NFC")) {
+  for (const ch of text) {
     const cp = ch.codePointAt(0)!;
     if (cp === 0 || cp === 0xfffd || isControl(ch)) continue;
     if (isWhitespace(ch)) cleaned += " ";
     else if (isCjk(cp)) cleaned += ` ${ch} `;
     else cleaned += ch;
   }
+  // NFC maps CJK compatibility ideographs to unified ones (both spaced out above) and creates
+  // no whitespace, control or CJK character from others, so doing it last changes nothing else
   const out: string[] = [];
-  for (const word of cleaned.split(SPLIT_WHITESPACE)) {
+  for (const word of cleaned.normalize("NFC").split(SPLIT_WHITESPACE)) {
     if (word === "") continue;
     let cur = "";
     for (const ch of word) {

@@ -1,7 +1,8 @@
 // The BERT WordPiece tokenizer Bark reads text with (lib/wordpiece.ts): hand-derived ids over a
-// small cased vocabulary (test/fixtures/wordpiece/vocab.txt), and — when
-// test/fixtures/make_wordpiece_fixtures.py has been run with Hugging Face transformers —
-// BertTokenizer's own output for bert-base-multilingual-cased.
+// small cased vocabulary (test/fixtures/wordpiece/vocab.txt); ids made by Hugging Face's Rust
+// tokenizers (test/fixtures/make_wordpiece_reference.mjs) for 41 sentences over a synthetic
+// vocabulary, committed; and — when test/fixtures/make_wordpiece_fixtures.py has been run with
+// Python transformers — BertTokenizer's own output for bert-base-multilingual-cased.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -32,9 +33,21 @@ describe("WordPiece (cased BERT rules)", () => {
     expect(ids("é")).toEqual([31]);
   });
 
-  it("composes to NFC first", () => {
+  it("composes to NFC after cleaning, as transformers' BasicTokenizer", () => {
     expect(ids("nai\u0308ve")).toEqual([26]);
     expect(ids("Cafe\u0301")).toEqual([5]);
+    // U+200B is dropped first, then e + U+0301 composes (NFC before cleaning would leave "e\u0301")
+    expect(ids("Cafe\u200b\u0301")).toEqual([5]);
+    expect(basicTokenize("e\u0000\u0301")).toEqual(["\u00e9"]);
+  });
+
+  it("follows BERT's Python code where Hugging Face's Rust tokenizers differs (not in its fixture)", () => {
+    // CJK Extension E from U+2B820 (Python's range; the Rust library starts it at U+2B920)
+    expect(basicTokenize("\u{2B820}x\u{2B91F}")).toEqual(["\u{2B820}", "x", "\u{2B91F}"]);
+    // unassigned code points are category Cn, "control" to Python's unicodedata: dropped
+    expect(basicTokenize("a\u0378b")).toEqual(["ab"]);
+    // punctuation added in later Unicode versions is split off (Arabic end of text mark, U+061D)
+    expect(basicTokenize("a\u061db")).toEqual(["a", "\u061d", "b"]);
   });
 
   it("splits punctuation (ASCII ranges and Unicode P*) into tokens of their own", () => {
@@ -97,12 +110,41 @@ describe("WordPiece (cased BERT rules)", () => {
   });
 });
 
-// Written by test/fixtures/make_wordpiece_fixtures.py (needs transformers and the real vocab).
+// Written by test/fixtures/make_wordpiece_reference.mjs with Hugging Face's Rust `tokenizers` (npm
+// "tokenizers", the code behind BertTokenizerFast) set up as bert-base-multilingual-cased plus the
+// slow BertTokenizer's NFC step, over a synthetic vocabulary: committed, so this always runs.
+describe("WordPiece vs Hugging Face tokenizers (Rust), synthetic cased vocabulary", () => {
+  type Case = { text: string; tokens: string[]; ids: number[]; bark_tokens: string[]; bark_ids: number[] };
+  const ref = JSON.parse(readFileSync(join(DIR, "reference_tokenizers.json"), "utf8")) as { reference: string; cases: Case[] };
+  const synth = WordPieceTokenizer.fromFile(join(DIR, "reference_vocab_synthetic.txt"));
+
+  it("the fixture exercises what it should", () => {
+    expect(ref.reference).toMatch(/^tokenizers \d/);
+    expect(ref.cases.length).toBeGreaterThanOrEqual(30);
+    expect(synth.unkId).toBe(100); // laid out like mBERT's vocab.txt: [PAD] 0, [unused1..99], [UNK] 100
+    const all = ref.cases.flatMap((c) => c.tokens);
+    expect(all.filter((t) => t === "[UNK]").length).toBeGreaterThan(10);
+    expect(all.filter((t) => t.startsWith("##")).length).toBeGreaterThan(100);
+    for (const t of ["é", "##é", "##ñ", "##ü", "Über", "中", "[MASK]", ",", "20", "##19", "𝒜"]) expect(all, t).toContain(t);
+  });
+
+  it.each(ref.cases.map((c, i) => [i, c] as const))("case %i: the reference's ids for the raw text and after Bark's normalisation", (_i, c) => {
+    const label = JSON.stringify(c.text);
+    expect(Array.from(synth.encode(c.text)), label).toEqual(c.ids);
+    expect(synth.tokenize(c.text), label).toEqual(c.tokens);
+    const norm = normalizeBarkText(c.text);
+    expect(Array.from(synth.encode(norm)), label).toEqual(c.bark_ids);
+    expect(synth.tokenize(norm), label).toEqual(c.bark_tokens);
+  });
+});
+
+// Written by test/fixtures/make_wordpiece_fixtures.py where Python transformers and the real
+// bert-base-multilingual-cased vocabulary are available (optional, not committed).
 const REF = join(DIR, "reference.json");
 const REF_VOCAB = join(DIR, "reference_vocab.txt");
 const haveRef = existsSync(REF) && existsSync(REF_VOCAB);
 if (!haveRef) {
-  console.log(`wordpiece: skipping the BertTokenizer comparison: ${REF} not found (run test/fixtures/make_wordpiece_fixtures.py where transformers is installed)`);
+  console.log(`wordpiece: the optional Python BertTokenizer comparison is skipped: ${REF} not found (run test/fixtures/make_wordpiece_fixtures.py where transformers is installed); the committed tokenizers reference is compared regardless`);
 }
 
 describe.skipIf(!haveRef)("WordPiece vs Hugging Face BertTokenizer (bert-base-multilingual-cased)", () => {
