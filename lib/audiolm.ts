@@ -48,6 +48,12 @@ export interface GenerateOptions extends RunOptions {
   mode?: "unconditional" | "continuation" | "acoustic";
   /** Prompt audio (mono at the codec's rate, or a WAV path); its semantic tokens come from the model's tokenizer unless `semanticPrompt` gives them. */
   prompt?: Float32Array | string;
+  /**
+   * Speech whose semantic tokens are the whole output's (acoustic mode, speaker conversion: the words
+   * of `content` in the voice of `prompt`/`acousticPrompt`); mono at the codec's rate, or a WAV path.
+   * Tokenized by the model's semantic tokenizer; not together with `semanticPrompt`.
+   */
+  content?: Float32Array | string;
   /** Semantic tokens of the prompt (continuation) or of the whole output (acoustic); one array for all rows or one per row. */
   semanticPrompt?: Int32Array | Int32Array[];
   /** Acoustic prompt: a waveform at the codec's rate, or codes [levels ≥ Q, frames] (one for all rows or one per row; codec.encode output works). */
@@ -291,6 +297,23 @@ export class AudioLM {
     return perRow(v as LevelCodes | LevelCodes[], batch, "acousticPrompt", this.#codes(levels));
   }
 
+  /** Semantic tokens of prompt or content audio (a waveform at the codec's rate or a WAV path). */
+  async #tokenizeAudio(src: Float32Array | string, what: string, run: Run): Promise<Int32Array> {
+    const tokenizer = this.#tokenizer;
+    if (!tokenizer) {
+      throw new AudioLMError(
+        "ERR_AUDIOLM_UNSUPPORTED",
+        `${what} audio needs its semantic tokens, and this model has no semantic tokenizer (components.semanticTokenizer): pass them as semanticPrompt ` +
+          "(with the prompt audio, or with acousticPrompt)",
+      );
+    }
+    const audio = typeof src === "string"
+      ? (await readWav(src, { sampleRate: tokenizer.sampleRate })).samples
+      : src.length > 0 ? resample(src, this.#live().codec.sampleRate, tokenizer.sampleRate) : src;
+    if (audio.length === 0) invalidArgument(what, "a non-empty waveform", src);
+    return run.call(tokenizer.tokenize(audio));
+  }
+
   // -------------------------------------------------------------------------------------------
   // The whole pipeline
 
@@ -301,7 +324,7 @@ export class AudioLM {
     const { codec } = this.#live();
     const { batch, seeds } = this.#runOptions(o);
     const hasPrompt = o.prompt !== undefined || o.semanticPrompt !== undefined || o.acousticPrompt !== undefined;
-    const mode = o.mode ?? (hasPrompt ? "continuation" : "unconditional");
+    const mode = o.mode ?? (o.content !== undefined ? "acoustic" : hasPrompt ? "continuation" : "unconditional");
     if (!["unconditional", "continuation", "acoustic"].includes(mode)) invalidArgument("mode", '"unconditional", "continuation" or "acoustic"', mode);
     if (mode === "unconditional" && hasPrompt) invalidArgument(o.prompt !== undefined ? "prompt" : o.semanticPrompt !== undefined ? "semanticPrompt" : "acousticPrompt", "no prompt in unconditional mode", o.prompt ?? o.semanticPrompt ?? o.acousticPrompt);
     if (o.seconds !== undefined || mode !== "acoustic") {
@@ -313,21 +336,14 @@ export class AudioLM {
     if (o.prompt !== undefined && !(o.prompt instanceof Float32Array) && (typeof o.prompt !== "string" || o.prompt === "")) invalidArgument("prompt", "a Float32Array or a WAV path", o.prompt);
     let semanticPrompts = perRow(o.semanticPrompt, batch, "semanticPrompt", this.#semanticTokens);
     if (semanticPrompts?.some((s) => s.length === 0)) invalidArgument("semanticPrompt", "non-empty Int32Arrays of semantic tokens", o.semanticPrompt);
+    if (o.content !== undefined) {
+      if (mode !== "acoustic") invalidArgument("content", 'nothing outside mode "acoustic"', o.content);
+      if (semanticPrompts !== undefined) invalidArgument("content", "nothing when semanticPrompt is given", o.content);
+      if (!(o.content instanceof Float32Array) && (typeof o.content !== "string" || o.content === "")) invalidArgument("content", "a Float32Array or a WAV path", o.content);
+      semanticPrompts = new Array<Int32Array>(batch).fill(await this.#tokenizeAudio(o.content, "content", run));
+    }
     if (o.prompt !== undefined && semanticPrompts === undefined) {
-      const tokenizer = this.#tokenizer;
-      if (!tokenizer) {
-        throw new AudioLMError(
-          "ERR_AUDIOLM_UNSUPPORTED",
-          "prompt audio needs its semantic tokens, and this model has no semantic tokenizer (components.semanticTokenizer): pass them as semanticPrompt " +
-            "together with the prompt, or give acousticPrompt and semanticPrompt",
-        );
-      }
-      const audio = typeof o.prompt === "string"
-        ? (await readWav(o.prompt, { sampleRate: tokenizer.sampleRate })).samples
-        : o.prompt.length > 0 ? resample(o.prompt, codec.sampleRate, tokenizer.sampleRate) : o.prompt;
-      if (audio.length === 0) invalidArgument("prompt", "a non-empty waveform", o.prompt);
-      const tokens = await run.call(tokenizer.tokenize(audio));
-      semanticPrompts = new Array<Int32Array>(batch).fill(tokens);
+      semanticPrompts = new Array<Int32Array>(batch).fill(await this.#tokenizeAudio(o.prompt, "prompt", run));
     }
     if (mode !== "unconditional" && semanticPrompts === undefined) {
       invalidArgument("semanticPrompt", `semantic tokens or prompt audio (${mode} mode needs them)`, undefined);
@@ -538,7 +554,7 @@ export class AudioLM {
   async #generateBark(o: GenerateOptions): Promise<GenerateResult> {
     const bark = this.#bark!;
     if (!o || typeof o !== "object") invalidArgument("options", "an object", o);
-    for (const key of ["mode", "prompt", "semanticPrompt", "acousticPrompt", "seconds", "batchSize", "chunkSize"] as const) {
+    for (const key of ["mode", "prompt", "content", "semanticPrompt", "acousticPrompt", "seconds", "batchSize", "chunkSize"] as const) {
       if ((o as Record<string, unknown>)[key] !== undefined) invalidArgument(key, "nothing for a Bark model (it takes text, textTokens, voice, seed and sampling)", (o as Record<string, unknown>)[key]);
     }
     const sampling = (s: SamplingOptions | undefined) => (s ? { temperature: s.temperature, topK: s.topK, topP: s.topP } : undefined);

@@ -23,6 +23,7 @@ export async function cmdGenerate(argv: string[]): Promise<void> {
       seconds: { type: "string" },
       mode: { type: "string" },
       prompt: { type: "string" },
+      content: { type: "string" },
       "semantic-prompt": { type: "string" },
       "acoustic-prompt": { type: "string" },
       batch: { type: "string" },
@@ -59,7 +60,7 @@ export async function cmdGenerate(argv: string[]): Promise<void> {
   };
   const opts: GenerateOptions = {
     mode: values.mode as GenerateOptions["mode"],
-    seconds: num(values.seconds, "seconds") ?? (values.mode === "acoustic" ? undefined : 5),
+    seconds: num(values.seconds, "seconds") ?? (values.mode === "acoustic" || values.content !== undefined ? undefined : 5),
     batchSize,
     seed: num(values.seed, "seed") ?? Math.floor(Math.random() * 2 ** 31),
     semantic: temperature("semantic"),
@@ -67,6 +68,7 @@ export async function cmdGenerate(argv: string[]): Promise<void> {
     fine: temperature("fine"),
   };
   if (values.prompt !== undefined) opts.prompt = values.prompt as string;
+  if (values.content !== undefined) opts.content = values.content as string;
   if (values["semantic-prompt"] !== undefined) {
     const arr = await readNpy(values["semantic-prompt"] as string);
     const data = npyToInt32(arr, "--semantic-prompt");

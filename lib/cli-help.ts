@@ -18,8 +18,8 @@ Commands:
 
 Run \`audiolm <command> --help\` for a command's options.`,
   generate: `Usage: audiolm generate -o OUT.wav [-m MODEL_DIR] [--seconds N] [--batch B] [--seed S] [--mode MODE]
-                        [--prompt IN.wav] [--semantic-prompt TOKENS.npy] [--acoustic-prompt CODES.npy]
-                        [--temperature-semantic X] [--temperature-coarse X] [--temperature-fine X]
+                        [--prompt IN.wav] [--content SPEECH.wav] [--semantic-prompt TOKENS.npy]
+                        [--acoustic-prompt CODES.npy] [--temperature-semantic X] [--temperature-coarse X] [--temperature-fine X]
                         [--tokens-out DIR|FILE.npz] [--pcm16] [--progress] [--threads N] [--json]
 
 Generates audio with an AudioLM model directory (model.json and its components). With --batch B > 1
@@ -32,6 +32,9 @@ the rows are written to OUT-0.wav … OUT-(B−1).wav (row r uses seed S + r).
                              prompt is given, else unconditional)
   --prompt IN.wav            prompt audio: encoded by the codec (acoustic prompt) and by the model's
                              semantic tokenizer (unless --semantic-prompt gives the tokens)
+  --content SPEECH.wav       acoustic mode (speaker conversion): the words of this recording in the
+                             voice of --prompt (its semantic tokens are the whole output's; implies
+                             --mode acoustic; --seconds defaults to its duration)
   --semantic-prompt F.npy    semantic tokens, [T] or [1, T] for all rows or [B, T] one per row
                              (acoustic mode: the tokens of the whole output)
   --acoustic-prompt F.npy    codec codes [Q, T] or [1, Q, T] (e.g. from \`audiolm codec encode\`)

@@ -342,8 +342,14 @@ describe("AudioLM.generate", () => {
     await bad({ seconds: 1, fine: { topP: 0 } }, /fine\.topP/);
     await bad({ seconds: 1, chunkSize: 0 }, /chunkSize/);
     await bad({ seconds: 1, semanticPrompt: Int32Array.from([1]), acousticPrompt: { data: new Int32Array(2), shape: [1, 2] } }, /acousticPrompt\.shape/);
+    await bad({ seconds: 1, mode: "continuation", content: sine(0.5, 100), semanticPrompt: Int32Array.from([1]) }, /outside mode "acoustic" for content/);
+    await bad({ content: sine(0.5, 100), semanticPrompt: Int32Array.from([1, 2]) }, /semanticPrompt is given for content/);
+    await bad({ content: "" }, /for content/);
     const err = await rejection(lm.generate({ seconds: 1, prompt: sine(0.5, 100) }));
     expect(err.code).toBe("ERR_AUDIOLM_UNSUPPORTED");
+    const noTokenizer = await rejection(lm.generate({ content: sine(0.5, 100), semanticPrompt: undefined }));
+    expect(noTokenizer.code).toBe("ERR_AUDIOLM_UNSUPPORTED");
+    expect(noTokenizer.message).toMatch(/content audio needs its semantic tokens/);
     expect((await rejection(AudioLM.load(join(tmp.dir, "missing")))).code).toBe("ERR_AUDIOLM_IO");
   });
 

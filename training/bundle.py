@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Assembles the trained components into a model directory (docs/model-format.md).
+
+    /usr/bin/python3 training/bundle.py --runs training/runs --out models/default
+
+Weights are stored as F16 (the engine widens them to F32 at load) to keep the bundle small.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import torch
+
+import codec as codec_train
+import common
+import stages
+
+
+def model_json(sampling):
+    return {
+        "format": "audiolm-node/model@1",
+        "name": "audiolm-node default (synthetic speech, 16 kHz)",
+        "family": "audiolm",
+        "components": {"codec": "codec.safetensors", "semanticTokenizer": "semantic-tokenizer.safetensors",
+                       "semantic": "semantic.safetensors", "coarse": "coarse.safetensors", "fine": "fine.safetensors"},
+        "semantic": {"codebookSize": stages.K, "rate": 50, "dedupe": False, "vocab": stages.SEM,
+                     "window": stages.SEM_WINDOW, "hop": stages.SEM_WINDOW // 2},
+        "acoustic": {"rate": 50, "codebookSize": stages.C, "coarseLevels": stages.QC, "fineLevels": stages.Q - stages.QC},
+        "coarse": {"vocab": stages.COARSE, "window": {"semanticFrames": stages.COARSE_FRAMES,
+                                                      "acousticFrames": stages.COARSE_FRAMES, "hop": stages.COARSE_FRAMES // 2}},
+        "fine": {"mode": "nonCausal", "window": {"frames": stages.FINE_FRAMES, "hop": stages.FINE_FRAMES // 2}},
+        "sampling": sampling,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", default="training/runs")
+    ap.add_argument("--out", default="models/default")
+    ap.add_argument("--temperatures", default="0.8,0.7,0.5", help="semantic,coarse,fine")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    model, _ = codec_train.load(os.path.join(args.runs, "codec", "last.pt"))
+    codec_train.export(model, os.path.join(args.out, "codec.safetensors"), f16=True)
+    shutil.copy(os.path.join(args.runs, "semantic", "semantic-tokenizer.safetensors"), args.out)
+    for st in ("semantic", "coarse", "fine"):
+        ck = torch.load(os.path.join(args.runs, "stages", f"{st}.pt"))
+        tensors = {k: v.numpy().astype(np.float16) for k, v in ck["weights"].items()}
+        common.save_safetensors(os.path.join(args.out, f"{st}.safetensors"), tensors, {common.CONFIG_KEY: json.dumps(ck["config"])})
+    t = [float(v) for v in args.temperatures.split(",")]
+    sampling = {"semantic": {"temperature": t[0]}, "coarse": {"temperature": t[1]}, "fine": {"temperature": t[2]}}
+    with open(os.path.join(args.out, "model.json"), "w") as f:
+        json.dump(model_json(sampling), f, indent=2)
+        f.write("\n")
+    total = sum(os.path.getsize(os.path.join(args.out, n)) for n in os.listdir(args.out))
+    print(f"wrote {args.out}: {total / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""Trains the three transformer stages of the shipped model on the corpus's tokens, with the
+engine's own PyTorch reference of the stage format (test/fixtures/transformer_reference.py), so
+the exported component is exactly what was trained.
+
+    semantic  causal LM over [BOS, s0, s1, ...] (K MFCC k-means tokens, 50 Hz), window 250
+    coarse    causal LM over [BOS, s(a0..a1), SEP, a(f,0), a(f,1), a(f,2), ...] for windows of 150
+              frames: the first 3 RVQ levels given the semantic tokens of the same span
+    fine      non-causal (Bark style): levels 0..l-1 of a 100-frame window in, level l out
+              (one head per fine level, l = 3..7)
+Widths and depths: SIZES below (the bundle must stay under 30 MB).
+
+Token layouts are the ones docs/model-format.md defines (the pipeline builds the same sequences).
+
+    /usr/bin/python3 training/stages.py train --stage semantic --minutes 30 --seed 1
+    /usr/bin/python3 training/stages.py export --stage semantic --out models/default/semantic.safetensors
+    /usr/bin/python3 training/stages.py eval --stage semantic --model models/default/semantic.safetensors
+"""
+import argparse
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import common
+
+tref = common.tref
+
+K, C, QC, Q = 256, 1024, 3, 8
+SEM_WINDOW = 250
+COARSE_FRAMES = 150
+FINE_FRAMES = 100
+# vocabularies (docs/model-format.md)
+SEM = dict(offset=0, eos=K, bos=K + 1)
+COARSE = dict(semanticOffset=0, acousticOffset=K, sep=K + QC * C, bos=K + QC * C + 1)
+
+
+# Sizes keep the bundle under 30 MB in F16: semantic 4 x 256, coarse 3 x 256, fine 3 x 128.
+SIZES = {"semantic": (256, 4), "coarse": (256, 3), "fine": (128, 3)}
+
+
+def stage_config(stage, heads=4):
+    dim, layers = SIZES[stage]
+    base = dict(family="transformer", dim=dim, layers=layers, heads=heads, ffDim=4 * dim, ff="gelu", norm="layernorm",
+                prenorm=True, position="t5", t5Buckets=32, t5MaxDistance=128)
+    if stage == "semantic":
+        return dict(base, vocabSize=K + 2, outputSize=K, causal=True)
+    if stage == "coarse":
+        # finer relative positions far back: the semantic tokens of a window sit up to 600 positions away
+        return dict(base, vocabSize=COARSE["bos"] + 1, outputSize=COARSE["sep"], causal=True, t5Buckets=64, t5MaxDistance=1024)
+    return dict(base, vocabSize=C, outputSize=C, causal=False, inputCodebooks=Q, outputHeads=Q - QC)
+
+
+def load_tokens(args, split):
+    """[(semantic tokens [S], codes [Q, T] or None)] for the utterances of `split`."""
+    man = common.load_manifest(args.data)
+    sem = np.load(args.semantic)
+    codes = np.load(args.codes) if os.path.exists(args.codes) else None
+    out = []
+    for u in man["utterances"]:
+        if u["split"] == split:
+            out.append((sem[u["id"]].astype(np.int64), None if codes is None else codes[u["id"]].astype(np.int64)))
+    return out
+
+
+def make_batch(stage, data, rng, batch):
+    """(inputs, targets, fine level) — targets -100 where no loss is taken."""
+    rows, tgts, level = [], [], None
+    if stage == "fine":
+        level = int(rng.integers(QC, Q))
+    for _ in range(batch):
+        s, c = data[int(rng.integers(len(data)))]
+        if stage == "semantic":
+            n = min(len(s), SEM_WINDOW + 1)
+            a = int(rng.integers(0, len(s) - n + 1))
+            seq = np.concatenate([[SEM["bos"]], s[a: a + n]])
+            x, y = seq[:-1], seq[1:].copy()
+            rows.append(x)
+            tgts.append(y)
+        elif stage == "coarse":
+            T = min(c.shape[1], len(s))
+            n = min(T, COARSE_FRAMES)
+            a = int(rng.integers(0, T - n + 1))
+            ac = (c[:QC, a: a + n] + K + np.arange(QC)[:, None] * C).T.reshape(-1)
+            # A quarter of the windows start with acoustic history that has no semantic tokens, as
+            # in acoustic mode (speaker conversion), where the voice prompt precedes the content.
+            h = int(rng.integers(1, n // 2 + 1)) if n > 2 and rng.random() < 0.25 else 0
+            sem = s[a + h: a + n]
+            seq = np.concatenate([[COARSE["bos"]], sem, [COARSE["sep"]], ac])
+            x, y = seq[:-1], seq[1:].copy()
+            y[: len(sem) + 1] = -100  # no loss on the semantic conditioning (nor on SEP)
+            rows.append(x)
+            tgts.append(y)
+        else:
+            T = c.shape[1]
+            n = min(T, FINE_FRAMES)
+            a = int(rng.integers(0, T - n + 1))
+            win = c[:, a: a + n].T.copy()  # [frames, Q]
+            y = win[:, level].copy()
+            win[:, level:] = -1
+            rows.append(win)
+            tgts.append(y)
+    L = max(len(r) for r in rows)
+    if stage == "fine":
+        X = np.full((batch, L, Q), -1, np.int64)
+    else:
+        X = np.zeros((batch, L), np.int64)
+    Y = np.full((batch, L), -100, np.int64)
+    for i, (r, t) in enumerate(zip(rows, tgts)):
+        X[i, : len(r)] = r
+        Y[i, : len(t)] = t
+    return torch.from_numpy(X), torch.from_numpy(Y), level
+
+
+def forward(model, x, level=None):
+    """Training forward of the reference model (its own forward() runs under no_grad)."""
+    T = x.shape[1]
+    pos = torch.arange(T)
+    h = model.embed(x, 0)
+    for i in range(model.cfg["layers"]):
+        h = model.block(h, i, pos)
+    return model.logits(h, 0 if level is None else level - QC)
+
+
+def new_model(stage, seed):
+    cfg = stage_config(stage)
+    w = tref.random_weights(cfg, seed, emb_std=0.02 * math.sqrt(cfg["dim"]) / 4, gain=1.0, qk_gain=1.0, head_gain=0.5,
+                            bias_std=0.0, norm_noise=0.0, rel_std=0.02)
+    weights = {k: torch.from_numpy(v).requires_grad_(True) for k, v in w.items()}
+    return tref.Transformer(cfg, weights)
+
+
+def train(args):
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(args.seed)
+    data = load_tokens(args, "train")
+    os.makedirs(args.out, exist_ok=True)
+    ck_path = os.path.join(args.out, f"{args.stage}.pt")
+    model = new_model(args.stage, args.seed)
+    params = list(model.w.values())
+    opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    step, spent = 0, 0.0
+    if os.path.exists(ck_path) and not args.fresh:
+        ck = torch.load(ck_path)
+        with torch.no_grad():
+            for k, v in ck["weights"].items():
+                model.w[k].copy_(v)
+        opt.load_state_dict(ck["opt"])
+        step, spent = ck["step"], ck["seconds"]
+    t0 = time.time() - spent
+    budget = args.minutes * 60
+    log = open(os.path.join(args.out, f"{args.stage}.log.txt"), "a")
+    avg = None
+
+    def save():
+        torch.save({"weights": {k: v.detach() for k, v in model.w.items()}, "opt": opt.state_dict(), "step": step,
+                    "seconds": time.time() - t0, "config": model.raw_config}, ck_path)
+
+    while (step < args.steps) if args.steps else (time.time() - t0 < budget):
+        frac = step / args.steps if args.steps else (time.time() - t0) / budget
+        lr = args.lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x, y, level = make_batch(args.stage, data, rng, args.batch)
+        logits = forward(model, x, level)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-100)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
+        if step % 20 == 0:
+            line = f"step {step} {(time.time() - t0) / 60:.1f} min lr {lr:.2e} loss {avg:.3f} (ppl {math.exp(avg):.1f})"
+            print(line, flush=True)
+            log.write(line + "\n")
+            log.flush()
+        if step % 200 == 0:
+            save()
+    save()
+    print(f"done: {step} steps, {(time.time() - t0) / 60:.1f} min", flush=True)
+
+
+def export(args):
+    ck = torch.load(os.path.join(args.runs, f"{args.stage}.pt"))
+    tensors = {k: v.numpy().astype(np.float16 if args.f16 else np.float32) for k, v in ck["weights"].items()}
+    meta = {common.CONFIG_KEY: json.dumps(ck["config"])}
+    common.save_safetensors(args.out, tensors, meta)
+    print(f"wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB, step {ck['step']}, {ck['seconds'] / 60:.1f} min)")
+
+
+@torch.no_grad()
+def evaluate(args):
+    """Held-out perplexity of the exported stage beside a unigram model of the training tokens."""
+    torch.set_num_threads(args.threads)
+    model = tref.Transformer.load(args.model)
+    rng = np.random.default_rng(1234)
+    held = load_tokens(args, "heldout")
+    train_data = load_tokens(args, "train")
+    nll, n, uni_nll = 0.0, 0, 0.0
+    # unigram over each stage's predicted symbols, from the training split (add-one smoothing)
+    if args.stage == "semantic":
+        counts = np.bincount(np.concatenate([s for s, _ in train_data]), minlength=K)
+    elif args.stage == "coarse":
+        counts = np.stack([np.bincount(c[l], minlength=C) for l in range(QC) for _, c in train_data[:0]] or [np.zeros(C)])
+        counts = [sum(np.bincount(c[l], minlength=C) for _, c in train_data) for l in range(QC)]
+    else:
+        counts = [sum(np.bincount(c[l], minlength=C) for _, c in train_data) for l in range(Q)]
+    logp = (lambda cnt: np.log((cnt + 1) / (cnt + 1).sum()))
+    for it in range(args.eval_batches):
+        x, y, level = make_batch(args.stage, held, rng, 8)
+        logits = forward(model, x, level)
+        lp = torch.log_softmax(logits, -1)
+        mask = y >= 0
+        nll -= lp.gather(-1, y.clamp(min=0)[..., None])[..., 0][mask].sum().item()
+        n += int(mask.sum())
+        yy = y[mask].numpy()
+        if args.stage == "semantic":
+            uni_nll -= logp(counts)[yy].sum()
+        elif args.stage == "coarse":
+            lv = (yy - K) // C
+            uni_nll -= sum(logp(counts[l])[(yy[lv == l] - K) % C].sum() for l in range(QC))
+        else:
+            uni_nll -= logp(counts[level])[yy].sum()
+    res = {"stage": args.stage, "tokens": n, "perplexity": math.exp(nll / n), "unigramPerplexity": math.exp(uni_nll / n)}
+    print(json.dumps(res))
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("cmd", choices=["train", "export", "eval"])
+    ap.add_argument("--stage", choices=["semantic", "coarse", "fine"], required=True)
+    ap.add_argument("--data", default="training/data")
+    ap.add_argument("--semantic", default="training/runs/semantic/tokens.npz")
+    ap.add_argument("--codes", default="training/runs/codes.npz")
+    ap.add_argument("--runs", default="training/runs/stages")
+    ap.add_argument("--out", default="training/runs/stages")
+    ap.add_argument("--model")
+    ap.add_argument("--minutes", type=float, default=30, help="wall-clock budget (the LR schedule follows it)")
+    ap.add_argument("--steps", type=int, default=0, help="a fixed number of steps instead of --minutes (to remake a run)")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--f16", action="store_true")
+    ap.add_argument("--eval-batches", type=int, default=20)
+    ap.add_argument("--fresh", action="store_true")
+    args = ap.parse_args()
+    {"train": train, "export": export, "eval": evaluate}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
