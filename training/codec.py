@@ -97,6 +97,21 @@ class SEANet(nn.Module):
         dec += [nn.ELU(), Conv(nf, cfg["channels"], cfg["lastKernelSize"])]
         self.encoder = nn.ModuleList(enc)
         self.decoder = nn.ModuleList(dec)
+        # Variance-keeping initialisation (std 1/sqrt(fan_in), zero biases; residual branches and the
+        # output layer start small): with PyTorch's default (std ~ 1/sqrt(3 fan_in)) the signal
+        # shrinks ~0.6x per layer and the encoder's output is all bias — a constant the decoder
+        # learns to ignore (that run collapsed).
+        small = {id(b.block[3].conv) for b in self.modules() if isinstance(b, ResBlock)}
+        last = id(dec[-1].conv)
+        for m in self.modules():
+            if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d)):
+                v = m.weight_v
+                fan_in = v.shape[1] * v.shape[2] if isinstance(m, nn.Conv1d) else v.shape[0] * v.shape[2] // m.stride[0]
+                gain = 0.3 if id(m) in small else 0.1 if id(m) == last else 1.0
+                with torch.no_grad():
+                    v.normal_(0, gain / fan_in ** 0.5)
+                    m.weight_g.copy_(v.norm(dim=(1, 2), keepdim=True))
+                    m.bias.zero_()
 
     @staticmethod
     def run(layers, x):

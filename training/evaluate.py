@@ -9,7 +9,7 @@ training/generate-eval.mjs), not by the training code.
 1. Codec: SI-SNR and log-mel distance of reconstructions, beside Opus (libopus through ffmpeg,
    VoIP mode, 6 kbps: the lowest rate libopus takes; the codec runs at 4 kbps) on the same clips.
 2. Stages: held-out perplexity beside a unigram model of the training tokens (training/stages.py eval).
-3. Voice: median F0 (training/f0.py) of 3 s continuations of 3 s prompts, and of speaker conversions
+3. Voice: median F0 (training/f0.py, YIN, threshold 0.25) of 3 s continuations of 3 s prompts, and of speaker conversions
    (another held-out speaker's words in the prompt's voice), against the prompt's; within 15 % counts.
 Writes OUT/results.json and prints a Markdown summary.
 """
@@ -104,6 +104,7 @@ def main():
     ap.add_argument("--prompt-seconds", type=float, default=3.0)
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--per-speaker", type=int, default=8)
+    ap.add_argument("--sampling", default="{}", help='per-stage sampling for the voice jobs, e.g. {"coarse": {"temperature": 0.5}}')
     ap.add_argument("--skip", default="", help="comma list of sections to skip: codec,perplexity,voice")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -154,8 +155,9 @@ def main():
                     cp = os.path.join(tmp, f"c_{u['id']}.wav")
                     common.write_wav(cp, cw[:S])
                     seed = 1000 + len(jobs)
-                    jobs.append({"out": os.path.join(tmp, f"g_{u['id']}.wav"), "prompt": pp, "seconds": args.seconds, "seed": seed})
-                    jobs.append({"out": os.path.join(tmp, f"v_{u['id']}.wav"), "prompt": pp, "content": cp, "mode": "acoustic", "seed": seed + 1})
+                    sampling = json.loads(args.sampling)
+                    jobs.append({"out": os.path.join(tmp, f"g_{u['id']}.wav"), "prompt": pp, "seconds": args.seconds, "seed": seed, **sampling})
+                    jobs.append({"out": os.path.join(tmp, f"v_{u['id']}.wav"), "prompt": pp, "content": cp, "mode": "acoustic", "seed": seed + 1, **sampling})
                     meta.append((u, w, sp, other))
             with open(os.path.join(tmp, "jobs.json"), "w") as f:
                 json.dump(jobs, f)
@@ -191,9 +193,14 @@ def main():
                 "perSpeaker": per, "rows": rows, "generation": json.loads(speed)}
     with open(res_path, "w") as f:
         json.dump(results, f, indent=1)
-    print(json.dumps({k: v for k, v in results.items() if k != "voice"} | ({"voice": {k: v for k, v in results["voice"].items() if k != "rows"}} if "voice" in results else {}),
-                     indent=1, default=float)[:6000])
-
+    summary = {}
+    if "codec" in results:
+        summary["codec"] = {k: results["codec"][k] for k in ("heldout", "alsa")}
+    if "perplexity" in results:
+        summary["perplexity"] = results["perplexity"]
+    if "voice" in results:
+        summary["voice"] = {k: v for k, v in results["voice"].items() if k != "rows"}
+    print(json.dumps(summary, indent=1))
 
 if __name__ == "__main__":
     main()

@@ -1,10 +1,13 @@
 """Median F0 of speech, for the voice-keeping checks: a YIN estimator (cumulative mean normalised
-difference, absolute threshold 0.15) on 40 ms frames every 10 ms, 60-400 Hz, voiced frames only
-(aperiodicity under the threshold and level within 30 dB of the loudest frame)."""
+difference, absolute threshold 0.25) on 40 ms frames every 10 ms, 60-400 Hz, voiced frames only
+(aperiodicity under the threshold and level within 30 dB of the loudest frame). The threshold is
+YIN's usual 0.1-0.15 loosened to 0.25 because the codec's reconstructions are noisier than the
+synthesiser's output: at 0.15 they kept too few voiced frames to measure (at 0.25 the six held-out
+voices' reconstructions keep their median F0 within 8 %). Prompts and outputs are measured alike."""
 import numpy as np
 
 
-def f0_track(x, rate=16000, fmin=60.0, fmax=400.0, win=0.04, hop=0.01, thresh=0.15):
+def f0_track(x, rate=16000, fmin=60.0, fmax=400.0, win=0.04, hop=0.01, thresh=0.25):
     x = np.asarray(x, np.float64)
     W = int(win * rate)
     tmin, tmax = int(rate / fmax), int(rate / fmin)

@@ -4,7 +4,7 @@ engine's own PyTorch reference of the stage format (test/fixtures/transformer_re
 the exported component is exactly what was trained.
 
     semantic  causal LM over [BOS, s0, s1, ...] (K MFCC k-means tokens, 50 Hz), window 250
-    coarse    causal LM over [BOS, s(a0..a1), SEP, a(f,0), a(f,1), a(f,2), ...] for windows of 150
+    coarse    causal LM over [BOS, s(a0..a1), SEP, a(f,0), a(f,1), a(f,2), ...] for windows of 100
               frames: the first 3 RVQ levels given the semantic tokens of the same span
     fine      non-causal (Bark style): levels 0..l-1 of a 100-frame window in, level l out
               (one head per fine level, l = 3..7)
@@ -32,7 +32,7 @@ tref = common.tref
 
 K, C, QC, Q = 256, 1024, 3, 8
 SEM_WINDOW = 250
-COARSE_FRAMES = 150
+COARSE_FRAMES = 100
 FINE_FRAMES = 100
 # vocabularies (docs/model-format.md)
 SEM = dict(offset=0, eos=K, bos=K + 1)
@@ -50,7 +50,7 @@ def stage_config(stage, heads=4):
     if stage == "semantic":
         return dict(base, vocabSize=K + 2, outputSize=K, causal=True)
     if stage == "coarse":
-        # finer relative positions far back: the semantic tokens of a window sit up to 600 positions away
+        # finer relative positions far back: the semantic tokens of a window sit up to 400 positions away
         return dict(base, vocabSize=COARSE["bos"] + 1, outputSize=COARSE["sep"], causal=True, t5Buckets=64, t5MaxDistance=1024)
     return dict(base, vocabSize=C, outputSize=C, causal=False, inputCodebooks=Q, outputHeads=Q - QC)
 
