@@ -9,13 +9,8 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
-
-import numpy as np
-import torch
 
 import codec as codec_train
-import common
 import stages
 
 
@@ -47,9 +42,7 @@ def main():
     codec_train.export(model, os.path.join(args.out, "codec.safetensors"), f16=True)
     shutil.copy(os.path.join(args.runs, "semantic", "semantic-tokenizer.safetensors"), args.out)
     for st in ("semantic", "coarse", "fine"):
-        ck = torch.load(os.path.join(args.runs, "stages", f"{st}.pt"))
-        tensors = {k: v.numpy().astype(np.float16) for k, v in ck["weights"].items()}
-        common.save_safetensors(os.path.join(args.out, f"{st}.safetensors"), tensors, {common.CONFIG_KEY: json.dumps(ck["config"])})
+        stages.write_component(os.path.join(args.runs, "stages", f"{st}.pt"), os.path.join(args.out, f"{st}.safetensors"), f16=True)
     t = [float(v) for v in args.temperatures.split(",")]
     sampling = {"semantic": {"temperature": t[0]}, "coarse": {"temperature": t[1]}, "fine": {"temperature": t[2]}}
     with open(os.path.join(args.out, "model.json"), "w") as f:

@@ -11,7 +11,6 @@ import subprocess
 import tempfile
 
 import numpy as np
-import scipy.io.wavfile
 import torch
 
 import codec as codec_train
@@ -36,7 +35,7 @@ def main():
             subprocess.run(["node", CLI, "codec", "encode", src, "-m", st, "-o", f"{tmp}/c.npy"], check=True)
             subprocess.run(["node", CLI, "codec", "decode", f"{tmp}/c.npy", "-m", st, "-o", f"{tmp}/d.wav"], check=True)
             codes = np.load(f"{tmp}/c.npy")[0]
-            _, dec = scipy.io.wavfile.read(f"{tmp}/d.wav")
+            dec, _ = common.read_wav(f"{tmp}/d.wav")
             with torch.no_grad():
                 x = torch.from_numpy(wav)[None]
                 z = codec_train.SEANet.run(model.net.encoder, x[:, None])

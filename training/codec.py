@@ -120,6 +120,11 @@ class SEANet(nn.Module):
         return x
 
 
+def nearest_code(x, codebook):
+    """Index of the nearest codebook row (squared Euclidean distance) for each row of x."""
+    return ((x * x).sum(1, keepdim=True) - 2 * x @ codebook.t() + (codebook * codebook).sum(1)[None]).argmin(1)
+
+
 class RVQ(nn.Module):
     """Residual VQ with EMA codebooks (decay 0.99), k-means-style init and dead-code re-seeding."""
 
@@ -132,9 +137,7 @@ class RVQ(nn.Module):
         self.register_buffer("inited", torch.zeros((), dtype=torch.bool))
 
     def nearest(self, q, x):
-        e = self.embed[q]
-        d = (x * x).sum(1, keepdim=True) - 2 * x @ e.t() + (e * e).sum(1)[None]
-        return d.argmin(1)
+        return nearest_code(x, self.embed[q])
 
     def forward(self, z, n_levels=None):
         """z [B, D, T] → (quantised [B, D, T], codes [B, L, T], commitment loss)."""
@@ -161,14 +164,14 @@ class RVQ(nn.Module):
         for q in range(self.levels):
             sel = res[torch.randint(0, res.shape[0], (self.size,))]
             for _ in range(10):  # a few Lloyd iterations
-                idx = ((res * res).sum(1, keepdim=True) - 2 * res @ sel.t() + (sel * sel).sum(1)[None]).argmin(1)
+                idx = nearest_code(res, sel)
                 s = torch.zeros_like(sel).index_add_(0, idx, res)
                 c = torch.bincount(idx, minlength=self.size).float()
                 sel = torch.where(c[:, None] > 0, s / c.clamp(min=1)[:, None], sel)
             self.embed[q] = sel
             self.embed_sum[q] = sel
             self.count[q] = 1
-            res = res - sel[((res * res).sum(1, keepdim=True) - 2 * res @ sel.t() + (sel * sel).sum(1)[None]).argmin(1)]
+            res = res - sel[nearest_code(res, sel)]
         self.inited.fill_(True)
 
     @torch.no_grad()
@@ -265,6 +268,10 @@ def train(args):
     L = args.crop
     t0 = time.time() - spent
     log = open(os.path.join(args.out, "log.txt"), "a")
+
+    def save():
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "seconds": time.time() - t0, "config": model.cfg}, last)
+
     while True:
         spent = time.time() - t0
         if spent > args.minutes * 60 or (args.steps and step >= args.steps):
@@ -304,8 +311,8 @@ def train(args):
             log.write(line + "\n")
             log.flush()
         if step % 200 == 0:
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "seconds": time.time() - t0, "config": model.cfg}, last)
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "seconds": time.time() - t0, "config": model.cfg}, last)
+            save()
+    save()
     print(f"done: {step} steps in {(time.time() - t0) / 60:.1f} min", flush=True)
 
 

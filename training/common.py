@@ -6,6 +6,7 @@ import sys
 import wave
 
 import numpy as np
+import scipy.io.wavfile
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,14 +19,13 @@ CONFIG_KEY = tref.CONFIG_KEY
 
 
 def read_wav(path):
-    """16-bit PCM WAV → float32 mono in [-1, 1] and its rate."""
-    with wave.open(path) as w:
-        n, ch, width, rate = w.getnframes(), w.getnchannels(), w.getsampwidth(), w.getframerate()
-        raw = w.readframes(n)
-    if width != 2:
-        raise ValueError(f"{path}: expected 16-bit PCM")
-    x = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
-    return x.reshape(-1, ch).mean(axis=1), rate
+    """16-bit PCM or float WAV → float32 mono (channels averaged) and its rate."""
+    rate, x = scipy.io.wavfile.read(path)
+    if x.dtype == np.int16:
+        x = x.astype(np.float32) / 32768.0
+    elif x.dtype != np.float32:
+        raise ValueError(f"{path}: expected 16-bit PCM or 32-bit float samples, not {x.dtype}")
+    return (x.mean(axis=1, dtype=np.float32) if x.ndim == 2 else x), rate
 
 
 def write_wav(path, x, rate=16000):

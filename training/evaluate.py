@@ -21,19 +21,12 @@ import subprocess
 import tempfile
 
 import numpy as np
-import scipy.io.wavfile
 import torch
 
 import common
 import f0 as f0mod
 
 ROOT = common.ROOT
-
-
-def read_any(path):
-    rate, x = scipy.io.wavfile.read(path)
-    x = x.astype(np.float32) / (32768.0 if x.dtype == np.int16 else 1.0)
-    return (x.mean(1) if x.ndim == 2 else x), rate
 
 
 def align(ref, est, max_lag=800):
@@ -74,13 +67,13 @@ def codec_eval(model, clips, tmp):
     run(["node", os.path.join(ROOT, "training", "codec-eval.mjs"), os.path.join(model, "codec.safetensors"), os.path.join(tmp, "pairs.json")])
     rows = []
     for i, ((name, src), (_, rec)) in enumerate(zip(clips, pairs)):
-        x, _ = read_any(src)
-        y, _ = read_any(rec)
+        x, _ = common.read_wav(src)
+        y, _ = common.read_wav(rec)
         op = os.path.join(tmp, f"op{i}.ogg")
         opw = os.path.join(tmp, f"op{i}.wav")
         run(["ffmpeg", "-y", "-i", src, "-c:a", "libopus", "-b:a", "6000", "-application", "voip", op])
         run(["ffmpeg", "-y", "-i", op, "-ar", "16000", "-ac", "1", "-c:a", "pcm_f32le", opw])
-        z, _ = read_any(opw)
+        z, _ = common.read_wav(opw)
         dur = len(x) / 16000
         rows.append({"clip": name, "seconds": dur, "codec": {"siSnr": si_snr(x, y), "melDistance": mel_distance(x, y)},
                      "opus": {"siSnr": si_snr(x, z), "melDistance": mel_distance(x, z), "kbps": os.path.getsize(op) * 8 / dur / 1000}})
@@ -167,9 +160,9 @@ def main():
             for (u, w, sp, other) in meta:
                 fp = f0mod.median_f0(w[:P])
                 ft = f0mod.median_f0(w[P: P + S])
-                fg = f0mod.median_f0(read_any(os.path.join(tmp, f"g_{u['id']}.wav"))[0])
-                fv = f0mod.median_f0(read_any(os.path.join(tmp, f"v_{u['id']}.wav"))[0])
-                fc = f0mod.median_f0(read_any(os.path.join(tmp, f"c_{u['id']}.wav"))[0])
+                fg = f0mod.median_f0(common.read_wav(os.path.join(tmp, f"g_{u['id']}.wav"))[0])
+                fv = f0mod.median_f0(common.read_wav(os.path.join(tmp, f"v_{u['id']}.wav"))[0])
+                fc = f0mod.median_f0(common.read_wav(os.path.join(tmp, f"c_{u['id']}.wav"))[0])
                 rows.append({"id": u["id"], "speaker": sp, "contentSpeaker": other, "promptF0": fp, "trueContinuationF0": ft,
                              "continuationF0": fg, "conversionF0": fv, "contentF0": fc})
             ok = lambda a, b: bool(np.isfinite(a) and np.isfinite(b) and abs(a - b) <= 0.15 * b)  # noqa: E731

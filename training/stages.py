@@ -186,11 +186,16 @@ def train(args):
     print(f"done: {step} steps, {(time.time() - t0) / 60:.1f} min", flush=True)
 
 
+def write_component(checkpoint, out, f16):
+    """A training checkpoint → the engine's stage component (config in the metadata)."""
+    ck = torch.load(checkpoint)
+    tensors = {k: v.numpy().astype(np.float16 if f16 else np.float32) for k, v in ck["weights"].items()}
+    common.save_safetensors(out, tensors, {common.CONFIG_KEY: json.dumps(ck["config"])})
+    return ck
+
+
 def export(args):
-    ck = torch.load(os.path.join(args.runs, f"{args.stage}.pt"))
-    tensors = {k: v.numpy().astype(np.float16 if args.f16 else np.float32) for k, v in ck["weights"].items()}
-    meta = {common.CONFIG_KEY: json.dumps(ck["config"])}
-    common.save_safetensors(args.out, tensors, meta)
+    ck = write_component(os.path.join(args.runs, f"{args.stage}.pt"), args.out, args.f16)
     print(f"wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB, step {ck['step']}, {ck['seconds'] / 60:.1f} min)")
 
 
@@ -206,11 +211,8 @@ def evaluate(args):
     # unigram over each stage's predicted symbols, from the training split (add-one smoothing)
     if args.stage == "semantic":
         counts = np.bincount(np.concatenate([s for s, _ in train_data]), minlength=K)
-    elif args.stage == "coarse":
-        counts = np.stack([np.bincount(c[l], minlength=C) for l in range(QC) for _, c in train_data[:0]] or [np.zeros(C)])
-        counts = [sum(np.bincount(c[l], minlength=C) for _, c in train_data) for l in range(QC)]
-    else:
-        counts = [sum(np.bincount(c[l], minlength=C) for _, c in train_data) for l in range(Q)]
+    else:  # per RVQ level
+        counts = [sum(np.bincount(c[l], minlength=C) for _, c in train_data) for l in range(QC if args.stage == "coarse" else Q)]
     logp = (lambda cnt: np.log((cnt + 1) / (cnt + 1).sum()))
     for it in range(args.eval_batches):
         x, y, level = make_batch(args.stage, held, rng, 8)
