@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Assembles the trained components into a model directory (docs/model-format.md).
 
-    /usr/bin/python3 training/bundle.py --runs training/runs --out models/default
+    /usr/bin/python3 training/bundle.py --runs training/runs --out models/default [--components DIR]
+
+A stage component already exported elsewhere (`stages.py export --f16`, e.g. on a GPU machine whose
+optimizer-laden checkpoints stay there) is taken from DIR/<stage>.safetensors when present.
 
 Weights are stored as F16 (the engine widens them to F32 at load) to keep the bundle small.
 """
@@ -35,6 +38,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", default="training/runs")
     ap.add_argument("--out", default="models/default")
+    ap.add_argument("--components", help="a folder of exported stage components to take as they are")
     ap.add_argument("--temperatures", default="0.8,0.7,0.5", help="semantic,coarse,fine")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -42,7 +46,11 @@ def main():
     codec_train.export(model, os.path.join(args.out, "codec.safetensors"), f16=True)
     shutil.copy(os.path.join(args.runs, "semantic", "semantic-tokenizer.safetensors"), args.out)
     for st in ("semantic", "coarse", "fine"):
-        stages.write_component(os.path.join(args.runs, "stages", f"{st}.pt"), os.path.join(args.out, f"{st}.safetensors"), f16=True)
+        done = args.components and os.path.join(args.components, f"{st}.safetensors")
+        if done and os.path.exists(done):
+            shutil.copy(done, os.path.join(args.out, f"{st}.safetensors"))
+        else:
+            stages.write_component(os.path.join(args.runs, "stages", f"{st}.pt"), os.path.join(args.out, f"{st}.safetensors"), f16=True)
     t = [float(v) for v in args.temperatures.split(",")]
     sampling = {"semantic": {"temperature": t[0]}, "coarse": {"temperature": t[1]}, "fine": {"temperature": t[2]}}
     with open(os.path.join(args.out, "model.json"), "w") as f:

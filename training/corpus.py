@@ -9,7 +9,13 @@ Split: a fixed set of held-out speakers (low and high voices of both synthesiser
 held-out sentences; training speakers read only training sentences. Nothing held out is ever seen
 by the codec, the k-means or the stages.
 
-    /usr/bin/python3 training/corpus.py --out training/data [--seed 1234] [--train-seconds 9000]
+A third split, "extra", is more training speech for the stages only (the codec and the k-means are
+fitted on "train"): training sentences read by the training speakers' voices with the pitch drawn
+again for every utterance (espeak-ng: pitch 5-95, speed 130-195; flite: the speaker's F0 target
++-10 %), so that the acoustic stages must take the voice from the acoustic history rather than
+from a small set of speakers they could memorise.
+
+    /usr/bin/python3 training/corpus.py --out training/data [--seed 1234] [--train-seconds 9000] [--extra-seconds 36000]
 
 Writes OUT/wav/<split>/<id>.wav and OUT/manifest.json (utterances, speakers, split, durations).
 Needs: espeak-ng, flite, sox (apt-get install espeak-ng flite sox fortunes).
@@ -85,8 +91,9 @@ def synth(sp, text, path):
                f"duration_stretch={sp['stretch']}", "-f", txt, "-o", tmp]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.remove(txt)
-    # 16 kHz mono int16, leading/trailing silence trimmed to at most 0.15 s, peak at -3 dBFS.
-    subprocess.run(["sox", tmp, "-r", "16000", "-c", "1", "-b", "16", path, "silence", "1", "0.02", "0.1%", "reverse",
+    # 16 kHz mono int16, leading/trailing silence trimmed to at most 0.15 s, peak at -3 dBFS; -R: the
+    # dither is seeded, so the same command makes the same files.
+    subprocess.run(["sox", "-R", tmp, "-r", "16000", "-c", "1", "-b", "16", path, "silence", "1", "0.02", "0.1%", "reverse",
                     "silence", "1", "0.02", "0.1%", "reverse", "pad", "0.15", "0.15", "gain", "-n", "-3"], check=True)
     os.remove(tmp)
     with wave.open(path) as w:
@@ -98,6 +105,7 @@ def main():
     ap.add_argument("--out", default="training/data")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--train-seconds", type=float, default=9000)
+    ap.add_argument("--extra-seconds", type=float, default=36000)
     ap.add_argument("--heldout-per-speaker", type=int, default=8)
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args()
@@ -127,25 +135,44 @@ def main():
             text = " ".join(held_sents[(hi + m) % len(held_sents)] for m in range(3))
             hi += 3
             jobs.append(("heldout", sp, text, f"{sp['id']}_h{j:02d}"))
-    for split in ("train", "heldout"):
+    # The extra split: its own generator, so the train and held-out jobs above do not depend on it.
+    xrng = random.Random(args.seed + 1)
+    budget = args.extra_seconds * 12.5
+    x = 0
+    while budget > 0:
+        base = xrng.choice(train_sp)
+        if base["engine"] == "espeak-ng":
+            sp = dict(base, pitch=xrng.randint(5, 95), speed=xrng.randint(130, 195))
+        else:
+            sp = dict(base, f0=round(base["f0"] * xrng.uniform(0.9, 1.1)), stretch=round(xrng.uniform(0.9, 1.15), 2))
+        n = xrng.randint(2, 3)
+        text = " ".join(train_sents[(ti + j) % len(train_sents)] for j in range(n))
+        ti += n
+        jobs.append(("extra", sp, text, f"x{base['id']}_{x:05d}"))
+        budget -= len(text)
+        x += 1
+    for split in ("train", "heldout", "extra"):
         os.makedirs(os.path.join(args.out, "wav", split), exist_ok=True)
 
     def run(job):
         split, sp, text, uid = job
         path = os.path.join(args.out, "wav", split, uid + ".wav")
         dur = synth(sp, text, path)
-        return {"id": uid, "split": split, "speaker": sp["id"], "text": text, "path": os.path.relpath(path, args.out), "seconds": dur}
+        rec = {"id": uid, "split": split, "speaker": sp["id"], "text": text, "path": os.path.relpath(path, args.out), "seconds": dur}
+        if split == "extra":  # the voice settings drawn for this utterance
+            rec["voice"] = {k: sp[k] for k in ("pitch", "speed", "f0", "stretch") if k in sp}
+        return rec
 
     with ThreadPoolExecutor(args.jobs) as ex:
         utts = list(ex.map(run, jobs))
-    hours = {s: sum(u["seconds"] for u in utts if u["split"] == s) / 3600 for s in ("train", "heldout")}
+    hours = {s: sum(u["seconds"] for u in utts if u["split"] == s) / 3600 for s in ("train", "heldout", "extra")}
     manifest = {"seed": args.seed, "sampleRate": 16000, "textSource": FORTUNE_DIR + " (Debian package fortunes)",
                 "sentences": {"train": len(train_sents), "heldout": len(held_sents)}, "hours": hours,
                 "speakers": speakers, "heldOutSpeakers": sorted(HELD_OUT), "utterances": utts}
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
     print(f"{len(utts)} utterances, train {hours['train']:.2f} h ({len(train_sp)} speakers), "
-          f"held out {hours['heldout']:.2f} h ({len(held_sp)} speakers)")
+          f"held out {hours['heldout']:.2f} h ({len(held_sp)} speakers), extra {hours['extra']:.2f} h")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def main():
     out = {}
     t0 = time.time()
     with torch.no_grad():
-        for split in ("train", "heldout"):
+        for split in ("train", "heldout", "extra"):
             for u, w in common.load_split(args.data, split):
                 z = codec_train.SEANet.run(model.net.encoder, torch.from_numpy(w)[None, None])
                 _, codes, _ = model.rvq(z)

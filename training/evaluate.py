@@ -89,6 +89,64 @@ def summarize_codec(rows):
     return out
 
 
+def voice(args, held, base_seed, tmp):
+    """3 s continuations and speaker conversions of every held-out prompt, made by the engine with
+    sampling seeds from base_seed; median F0 of each beside the prompt's."""
+    jobs, meta = [], []
+    by_sp = {}
+    for u, w in held:
+        by_sp.setdefault(u["speaker"], []).append((u, w))
+    sp_ids = sorted(by_sp)
+    P, S = int(args.prompt_seconds * 16000), int(args.seconds * 16000)
+    for si, sp in enumerate(sp_ids):
+        other = sp_ids[(si + 3) % len(sp_ids)]  # content from another held-out speaker
+        for k, (u, w) in enumerate(by_sp[sp][: args.per_speaker]):
+            if len(w) < P + S:
+                continue
+            pp = os.path.join(tmp, f"p_{u['id']}.wav")
+            common.write_wav(pp, w[:P])
+            cu, cw = by_sp[other][k % len(by_sp[other])]
+            cp = os.path.join(tmp, f"c_{u['id']}.wav")
+            common.write_wav(cp, cw[:S])
+            seed = base_seed + len(jobs)
+            sampling = json.loads(args.sampling)
+            jobs.append({"out": os.path.join(tmp, f"g_{u['id']}.wav"), "prompt": pp, "seconds": args.seconds, "seed": seed, **sampling})
+            jobs.append({"out": os.path.join(tmp, f"v_{u['id']}.wav"), "prompt": pp, "content": cp, "mode": "acoustic", "seed": seed + 1, **sampling})
+            meta.append((u, w, sp, other))
+    with open(os.path.join(tmp, "jobs.json"), "w") as f:
+        json.dump(jobs, f)
+    speed = subprocess.run(["node", os.path.join(ROOT, "training", "generate-eval.mjs"), args.model, os.path.join(tmp, "jobs.json")],
+                           check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    rows = []
+    for (u, w, sp, other) in meta:
+        fp = f0mod.median_f0(w[:P])
+        ft = f0mod.median_f0(w[P: P + S])
+        fg = f0mod.median_f0(common.read_wav(os.path.join(tmp, f"g_{u['id']}.wav"))[0])
+        fv = f0mod.median_f0(common.read_wav(os.path.join(tmp, f"v_{u['id']}.wav"))[0])
+        fc = f0mod.median_f0(common.read_wav(os.path.join(tmp, f"c_{u['id']}.wav"))[0])
+        rows.append({"id": u["id"], "speaker": sp, "contentSpeaker": other, "promptF0": fp, "trueContinuationF0": ft,
+                     "continuationF0": fg, "conversionF0": fv, "contentF0": fc})
+    ok = lambda a, b: bool(np.isfinite(a) and np.isfinite(b) and abs(a - b) <= 0.15 * b)  # noqa: E731
+    per = {}
+    for r in rows:
+        d = per.setdefault(r["speaker"], {"promptF0": [], "continuation": 0, "conversion": 0, "truth": 0, "n": 0})
+        d["promptF0"].append(r["promptF0"])
+        d["continuation"] += ok(r["continuationF0"], r["promptF0"])
+        d["conversion"] += ok(r["conversionF0"], r["promptF0"])
+        d["truth"] += ok(r["trueContinuationF0"], r["promptF0"])
+        d["n"] += 1
+    for d in per.values():
+        d["promptF0"] = float(np.nanmedian(d["promptF0"]))
+    n = len(rows)
+    return {
+        "prompts": n,
+        "continuationWithin15": sum(ok(r["continuationF0"], r["promptF0"]) for r in rows) / n,
+        "conversionWithin15": sum(ok(r["conversionF0"], r["promptF0"]) for r in rows) / n,
+        "conversionWithin15OfContentVoice": sum(ok(r["conversionF0"], r["contentF0"]) for r in rows) / n,
+        "trueContinuationWithin15": sum(ok(r["trueContinuationF0"], r["promptF0"]) for r in rows) / n,
+        "perSpeaker": per, "rows": rows, "generation": json.loads(speed)}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="models/default")
@@ -98,6 +156,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--per-speaker", type=int, default=8)
     ap.add_argument("--sampling", default="{}", help='per-stage sampling for the voice jobs, e.g. {"coarse": {"temperature": 0.5}}')
+    ap.add_argument("--seed", type=int, default=1000, help="sampling seed of the first voice job (then +1 per job)")
+    ap.add_argument("--extra-seeds", default="", help="comma list of further base seeds: the voice figures again, summarised")
     ap.add_argument("--skip", default="", help="comma list of sections to skip: codec,perplexity,voice")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -131,59 +191,13 @@ def main():
                                      check=True, capture_output=True, text=True).stdout
                 results["perplexity"][st] = json.loads(out.strip().splitlines()[-1])
         if "voice" not in skip:
-            jobs, meta = [], []
-            by_sp = {}
-            for u, w in held:
-                by_sp.setdefault(u["speaker"], []).append((u, w))
-            sp_ids = sorted(by_sp)
-            P, S = int(args.prompt_seconds * 16000), int(args.seconds * 16000)
-            for si, sp in enumerate(sp_ids):
-                other = sp_ids[(si + 3) % len(sp_ids)]  # content from another held-out speaker
-                for k, (u, w) in enumerate(by_sp[sp][: args.per_speaker]):
-                    if len(w) < P + S:
-                        continue
-                    pp = os.path.join(tmp, f"p_{u['id']}.wav")
-                    common.write_wav(pp, w[:P])
-                    cu, cw = by_sp[other][k % len(by_sp[other])]
-                    cp = os.path.join(tmp, f"c_{u['id']}.wav")
-                    common.write_wav(cp, cw[:S])
-                    seed = 1000 + len(jobs)
-                    sampling = json.loads(args.sampling)
-                    jobs.append({"out": os.path.join(tmp, f"g_{u['id']}.wav"), "prompt": pp, "seconds": args.seconds, "seed": seed, **sampling})
-                    jobs.append({"out": os.path.join(tmp, f"v_{u['id']}.wav"), "prompt": pp, "content": cp, "mode": "acoustic", "seed": seed + 1, **sampling})
-                    meta.append((u, w, sp, other))
-            with open(os.path.join(tmp, "jobs.json"), "w") as f:
-                json.dump(jobs, f)
-            speed = subprocess.run(["node", os.path.join(ROOT, "training", "generate-eval.mjs"), args.model, os.path.join(tmp, "jobs.json")],
-                                   check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-            rows = []
-            for (u, w, sp, other) in meta:
-                fp = f0mod.median_f0(w[:P])
-                ft = f0mod.median_f0(w[P: P + S])
-                fg = f0mod.median_f0(common.read_wav(os.path.join(tmp, f"g_{u['id']}.wav"))[0])
-                fv = f0mod.median_f0(common.read_wav(os.path.join(tmp, f"v_{u['id']}.wav"))[0])
-                fc = f0mod.median_f0(common.read_wav(os.path.join(tmp, f"c_{u['id']}.wav"))[0])
-                rows.append({"id": u["id"], "speaker": sp, "contentSpeaker": other, "promptF0": fp, "trueContinuationF0": ft,
-                             "continuationF0": fg, "conversionF0": fv, "contentF0": fc})
-            ok = lambda a, b: bool(np.isfinite(a) and np.isfinite(b) and abs(a - b) <= 0.15 * b)  # noqa: E731
-            per = {}
-            for r in rows:
-                d = per.setdefault(r["speaker"], {"promptF0": [], "continuation": 0, "conversion": 0, "truth": 0, "n": 0})
-                d["promptF0"].append(r["promptF0"])
-                d["continuation"] += ok(r["continuationF0"], r["promptF0"])
-                d["conversion"] += ok(r["conversionF0"], r["promptF0"])
-                d["truth"] += ok(r["trueContinuationF0"], r["promptF0"])
-                d["n"] += 1
-            for d in per.values():
-                d["promptF0"] = float(np.nanmedian(d["promptF0"]))
-            n = len(rows)
-            results["voice"] = {
-                "prompts": n,
-                "continuationWithin15": sum(ok(r["continuationF0"], r["promptF0"]) for r in rows) / n,
-                "conversionWithin15": sum(ok(r["conversionF0"], r["promptF0"]) for r in rows) / n,
-                "conversionWithin15OfContentVoice": sum(ok(r["conversionF0"], r["contentF0"]) for r in rows) / n,
-                "trueContinuationWithin15": sum(ok(r["trueContinuationF0"], r["promptF0"]) for r in rows) / n,
-                "perSpeaker": per, "rows": rows, "generation": json.loads(speed)}
+            results["voice"] = voice(args, held, args.seed, tmp)
+            if args.extra_seeds:
+                results["voice"]["otherSeeds"] = []
+                for sd in map(int, args.extra_seeds.split(",")):
+                    r = voice(args, held, sd, tmp)
+                    results["voice"]["otherSeeds"].append({"seed": sd, **{k: r[k] for k in (
+                        "continuationWithin15", "conversionWithin15", "conversionWithin15OfContentVoice")}})
     with open(res_path, "w") as f:
         json.dump(results, f, indent=1)
     summary = {}

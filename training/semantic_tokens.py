@@ -36,6 +36,7 @@ def main():
     ap.add_argument("--k", type=int, default=256)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--fit-frames", type=int, default=300000)
+    ap.add_argument("--centroids", help="reuse these centroids (.npy) instead of fitting: tokens for a grown corpus")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     man = common.load_manifest(args.data)
@@ -43,11 +44,15 @@ def main():
     for u in man["utterances"]:
         wav, _ = common.read_wav(os.path.join(args.data, u["path"]))
         feats[u["id"]] = mfcc(wav, dtype=np.float32).astype(np.float32)
+    # fitted on the "train" split alone (the "extra" split is for the stages)
     train = np.concatenate([feats[u["id"]] for u in man["utterances"] if u["split"] == "train"])
-    rng = np.random.default_rng(args.seed)
-    fit = train[rng.permutation(len(train))[: args.fit_frames]]
-    km = MiniBatchKMeans(n_clusters=args.k, random_state=args.seed, batch_size=4096, n_init=3, max_iter=100).fit(fit)
-    centroids = km.cluster_centers_.astype(np.float32)
+    if args.centroids:
+        centroids = np.load(args.centroids).astype(np.float32)
+    else:
+        rng = np.random.default_rng(args.seed)
+        fit = train[rng.permutation(len(train))[: args.fit_frames]]
+        km = MiniBatchKMeans(n_clusters=args.k, random_state=args.seed, batch_size=4096, n_init=3, max_iter=100).fit(fit)
+        centroids = km.cluster_centers_.astype(np.float32)
     np.save(os.path.join(args.out, "centroids.npy"), centroids)
     tokens = {uid: assign(f, centroids) for uid, f in feats.items()}
     np.savez(os.path.join(args.out, "tokens.npz"), **tokens)

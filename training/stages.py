@@ -43,8 +43,9 @@ COARSE = dict(semanticOffset=0, acousticOffset=K, sep=K + QC * C, bos=K + QC * C
 SIZES = {"semantic": (256, 4), "coarse": (256, 3), "fine": (128, 3)}
 
 
-def stage_config(stage, heads=4):
-    dim, layers = SIZES[stage]
+def stage_config(stage, heads=4, layers=None):
+    dim, default_layers = SIZES[stage]
+    layers = layers or default_layers
     base = dict(family="transformer", dim=dim, layers=layers, heads=heads, ffDim=4 * dim, ff="gelu", norm="layernorm",
                 prenorm=True, position="t5", t5Buckets=32, t5MaxDistance=128)
     if stage == "semantic":
@@ -56,13 +57,15 @@ def stage_config(stage, heads=4):
 
 
 def load_tokens(args, split):
-    """[(semantic tokens [S], codes [Q, T] or None)] for the utterances of `split`."""
+    """[(semantic tokens [S], codes [Q, T] or None)] for the utterances of `split` (names joined by
+    commas for several)."""
     man = common.load_manifest(args.data)
     sem = np.load(args.semantic)
     codes = np.load(args.codes) if os.path.exists(args.codes) else None
+    splits = set(split.split(","))
     out = []
     for u in man["utterances"]:
-        if u["split"] == split:
+        if u["split"] in splits:
             out.append((sem[u["id"]].astype(np.int64), None if codes is None else codes[u["id"]].astype(np.int64)))
     return out
 
@@ -116,50 +119,74 @@ def make_batch(stage, data, rng, batch):
     return torch.from_numpy(X), torch.from_numpy(Y), level
 
 
-def forward(model, x, level=None):
-    """Training forward of the reference model (its own forward() runs under no_grad)."""
+def forward(model, x, level=None, dropout=0.0):
+    """Training forward of the reference model (its own forward() runs under no_grad). `dropout`
+    acts on the residual stream after the embedding and after each block (training only)."""
     T = x.shape[1]
-    pos = torch.arange(T)
-    h = model.embed(x, 0)
+    pos = torch.arange(T, device=x.device)
+    h = F.dropout(model.embed(x, 0), dropout, training=dropout > 0)
     for i in range(model.cfg["layers"]):
-        h = model.block(h, i, pos)
+        h = F.dropout(model.block(h, i, pos), dropout, training=dropout > 0)
     return model.logits(h, 0 if level is None else level - QC)
 
 
-def new_model(stage, seed):
-    cfg = stage_config(stage)
+def new_model(stage, seed, device="cpu", layers=None):
+    cfg = stage_config(stage, layers=layers)
     w = tref.random_weights(cfg, seed, emb_std=0.02 * math.sqrt(cfg["dim"]) / 4, gain=1.0, qk_gain=1.0, head_gain=0.5,
                             bias_std=0.0, norm_noise=0.0, rel_std=0.02)
-    weights = {k: torch.from_numpy(v).requires_grad_(True) for k, v in w.items()}
+    weights = {k: torch.from_numpy(v).to(device).requires_grad_(True) for k, v in w.items()}
     return tref.Transformer(cfg, weights)
 
 
 def train(args):
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
+    if dev.type == "cuda":
+        torch.set_default_device(dev)  # the reference model makes its position tensors with the defaults
+        torch.backends.cuda.matmul.allow_tf32 = True
     rng = np.random.default_rng(args.seed)
-    data = load_tokens(args, "train")
+    data = load_tokens(args, args.splits)
+    held = load_tokens(args, "heldout")
+    hrng = np.random.default_rng(1234)
+    held_batches = [make_batch(args.stage, held, hrng, 16) for _ in range(8)]  # a fixed held-out probe, for the log
+    print(f"{len(data)} training utterances ({args.splits}), device {dev}", flush=True)
     os.makedirs(args.out, exist_ok=True)
     ck_path = os.path.join(args.out, f"{args.stage}.pt")
-    model = new_model(args.stage, args.seed)
+    model = new_model(args.stage, args.seed, dev, args.layers)
     params = list(model.w.values())
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
     step, spent = 0, 0.0
     if os.path.exists(ck_path) and not args.fresh:
-        ck = torch.load(ck_path)
+        ck = torch.load(ck_path, map_location=dev)
         with torch.no_grad():
             for k, v in ck["weights"].items():
                 model.w[k].copy_(v)
         opt.load_state_dict(ck["opt"])
         step, spent = ck["step"], ck["seconds"]
     t0 = time.time() - spent
+    run_facts = {"batch": args.batch, "lr": args.lr, "dropout": args.dropout, "splits": args.splits,
+                 "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"}
     budget = args.minutes * 60
     log = open(os.path.join(args.out, f"{args.stage}.log.txt"), "a")
     avg = None
 
     def save():
-        torch.save({"weights": {k: v.detach() for k, v in model.w.items()}, "opt": opt.state_dict(), "step": step,
-                    "seconds": time.time() - t0, "config": model.raw_config}, ck_path)
+        tmp = ck_path + ".tmp"  # written aside and renamed: a reader never sees half a checkpoint
+        torch.save({"weights": {k: v.detach().cpu() for k, v in model.w.items()}, "opt": opt.state_dict(), "step": step,
+                    "seconds": time.time() - t0, "config": model.raw_config, "run": run_facts}, tmp)
+        os.replace(tmp, ck_path)
+
+    @torch.no_grad()
+    def held_out_loss():
+        tot, n = 0.0, 0
+        for x, y, level in held_batches:
+            y = y.to(dev)
+            logits = forward(model, x.to(dev), level)
+            mask = y >= 0
+            tot += F.cross_entropy(logits[mask], y[mask], reduction="sum").item()
+            n += int(mask.sum())
+        return tot / n
 
     while (step < args.steps) if args.steps else (time.time() - t0 < budget):
         frac = step / args.steps if args.steps else (time.time() - t0) / budget
@@ -167,7 +194,8 @@ def train(args):
         for g in opt.param_groups:
             g["lr"] = lr
         x, y, level = make_batch(args.stage, data, rng, args.batch)
-        logits = forward(model, x, level)
+        x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+        logits = forward(model, x, level, args.dropout)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-100)
         opt.zero_grad()
         loss.backward()
@@ -180,7 +208,11 @@ def train(args):
             print(line, flush=True)
             log.write(line + "\n")
             log.flush()
-        if step % 200 == 0:
+        if step % args.eval_every == 0:
+            line = f"step {step} held-out loss {held_out_loss():.3f}"
+            print(line, flush=True)
+            log.write(line + "\n")
+        if step % args.save_every == 0:
             save()
     save()
     print(f"done: {step} steps, {(time.time() - t0) / 60:.1f} min", flush=True)
@@ -188,7 +220,7 @@ def train(args):
 
 def write_component(checkpoint, out, f16):
     """A training checkpoint → the engine's stage component (config in the metadata)."""
-    ck = torch.load(checkpoint)
+    ck = torch.load(checkpoint, map_location="cpu")
     tensors = {k: v.numpy().astype(np.float16 if f16 else np.float32) for k, v in ck["weights"].items()}
     common.save_safetensors(out, tensors, {common.CONFIG_KEY: json.dumps(ck["config"])})
     return ck
@@ -196,6 +228,11 @@ def write_component(checkpoint, out, f16):
 
 def export(args):
     ck = write_component(os.path.join(args.runs, f"{args.stage}.pt"), args.out, args.f16)
+    # what the training took, beside the component (training/card.py reads it when the checkpoint
+    # itself stayed on the machine that trained it)
+    facts = {"step": ck["step"], "seconds": ck["seconds"], **ck.get("run", {})}
+    with open(os.path.splitext(args.out)[0] + ".train.json", "w") as f:
+        json.dump(facts, f)
     print(f"wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB, step {ck['step']}, {ck['seconds'] / 60:.1f} min)")
 
 
@@ -206,7 +243,7 @@ def evaluate(args):
     model = tref.Transformer.load(args.model)
     rng = np.random.default_rng(1234)
     held = load_tokens(args, "heldout")
-    train_data = load_tokens(args, "train")
+    train_data = load_tokens(args, args.splits)
     nll, n, uni_nll = 0.0, 0, 0.0
     # unigram over each stage's predicted symbols, from the training split (add-one smoothing)
     if args.stage == "semantic":
@@ -253,6 +290,12 @@ def main():
     ap.add_argument("--f16", action="store_true")
     ap.add_argument("--eval-batches", type=int, default=20)
     ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--splits", default="train,extra", help="the corpus splits to train on")
+    ap.add_argument("--dropout", type=float, default=0.0)
+    ap.add_argument("--layers", type=int, help="depth instead of SIZES's (the checkpoint keeps its config)")
+    ap.add_argument("--eval-every", type=int, default=1000, help="steps between held-out probes in the log")
+    ap.add_argument("--save-every", type=int, default=200)
     args = ap.parse_args()
     {"train": train, "export": export, "eval": evaluate}[args.cmd](args)
 
