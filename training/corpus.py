@@ -117,18 +117,21 @@ def main():
     train_sp = [s for s in speakers if s["id"] not in HELD_OUT]
     held_sp = [s for s in speakers if s["id"] in HELD_OUT]
     jobs = []
-    # ~12 characters per second of speech: plan the training utterances by text length.
-    budget = args.train_seconds * 12.5
-    k = 0
-    ti = 0
-    while budget > 0:
-        sp = train_sp[k % len(train_sp)]
-        n = rng.randint(2, 3)
-        text = " ".join(train_sents[(ti + j) % len(train_sents)] for j in range(n))
-        ti += n
-        jobs.append(("train", sp, text, f"{sp['id']}_{k:05d}"))
-        budget -= len(text)
-        k += 1
+    cursor = [0]  # the next training sentence: the train split reads them first, then the extra split
+
+    def plan(split, seconds, r, speaker, uid):
+        """Utterances of 2-3 training sentences until `seconds` of speech (~12.5 characters a second)."""
+        budget, k = seconds * 12.5, 0
+        while budget > 0:
+            sp, base = speaker(k)
+            n = r.randint(2, 3)
+            text = " ".join(train_sents[(cursor[0] + j) % len(train_sents)] for j in range(n))
+            cursor[0] += n
+            jobs.append((split, sp, text, uid(base, k)))
+            budget -= len(text)
+            k += 1
+
+    plan("train", args.train_seconds, rng, lambda k: (train_sp[k % len(train_sp)],) * 2, lambda b, k: f"{b['id']}_{k:05d}")
     hi = 0
     for sp in held_sp:
         for j in range(args.heldout_per_speaker):
@@ -137,20 +140,14 @@ def main():
             jobs.append(("heldout", sp, text, f"{sp['id']}_h{j:02d}"))
     # The extra split: its own generator, so the train and held-out jobs above do not depend on it.
     xrng = random.Random(args.seed + 1)
-    budget = args.extra_seconds * 12.5
-    x = 0
-    while budget > 0:
+
+    def redrawn(_k):
         base = xrng.choice(train_sp)
         if base["engine"] == "espeak-ng":
-            sp = dict(base, pitch=xrng.randint(5, 95), speed=xrng.randint(130, 195))
-        else:
-            sp = dict(base, f0=round(base["f0"] * xrng.uniform(0.9, 1.1)), stretch=round(xrng.uniform(0.9, 1.15), 2))
-        n = xrng.randint(2, 3)
-        text = " ".join(train_sents[(ti + j) % len(train_sents)] for j in range(n))
-        ti += n
-        jobs.append(("extra", sp, text, f"x{base['id']}_{x:05d}"))
-        budget -= len(text)
-        x += 1
+            return dict(base, pitch=xrng.randint(5, 95), speed=xrng.randint(130, 195)), base
+        return dict(base, f0=round(base["f0"] * xrng.uniform(0.9, 1.1)), stretch=round(xrng.uniform(0.9, 1.15), 2)), base
+
+    plan("extra", args.extra_seconds, xrng, redrawn, lambda b, k: f"x{b['id']}_{k:05d}")
     for split in ("train", "heldout", "extra"):
         os.makedirs(os.path.join(args.out, "wav", split), exist_ok=True)
 
