@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 import common
+import f0 as f0mod
 
 
 def main():
@@ -157,9 +158,9 @@ def main():
     w("## Limits")
     w("")
     def misses(key):
-        m = [r for r in v["rows"] if not (r[key] == r[key] and abs(r[key] - r["promptF0"]) <= 0.15 * r["promptF0"])]
-        nan = sum(r[key] != r[key] for r in m)
-        high = sum(r[key] == r[key] and r[key] > r["promptF0"] for r in m)
+        m = [r for r in v["rows"] if not f0mod.within(r[key], r["promptF0"])]
+        nan = sum(not np.isfinite(r[key]) for r in m)
+        high = sum(np.isfinite(r[key]) and r[key] > r["promptF0"] for r in m)
         return len(m), high, len(m) - nan - high, nan
 
     mc, mv = misses("continuationF0"), misses("conversionF0")

@@ -117,16 +117,17 @@ def main():
     train_sp = [s for s in speakers if s["id"] not in HELD_OUT]
     held_sp = [s for s in speakers if s["id"] in HELD_OUT]
     jobs = []
-    cursor = [0]  # the next training sentence: the train split reads them first, then the extra split
+    cursor = 0  # the next training sentence: the train split reads them first, then the extra split
 
     def plan(split, seconds, r, speaker, uid):
         """Utterances of 2-3 training sentences until `seconds` of speech (~12.5 characters a second)."""
+        nonlocal cursor
         budget, k = seconds * 12.5, 0
         while budget > 0:
             sp, base = speaker(k)
             n = r.randint(2, 3)
-            text = " ".join(train_sents[(cursor[0] + j) % len(train_sents)] for j in range(n))
-            cursor[0] += n
+            text = " ".join(train_sents[(cursor + j) % len(train_sents)] for j in range(n))
+            cursor += n
             jobs.append((split, sp, text, uid(base, k)))
             budget -= len(text)
             k += 1

@@ -89,15 +89,15 @@ def summarize_codec(rows):
     return out
 
 
-def voice(args, held, base_seed, tmp):
-    """3 s continuations and speaker conversions of every held-out prompt, made by the engine with
-    sampling seeds from base_seed; median F0 of each beside the prompt's."""
-    jobs, meta = [], []
+def voice_prompts(args, held, tmp):
+    """Every held-out prompt (its first prompt_seconds) and, for speaker conversion, the content: the
+    start of another held-out speaker's utterance. Written to tmp once, with the F0s they are judged by."""
     by_sp = {}
     for u, w in held:
         by_sp.setdefault(u["speaker"], []).append((u, w))
     sp_ids = sorted(by_sp)
     P, S = int(args.prompt_seconds * 16000), int(args.seconds * 16000)
+    out = []
     for si, sp in enumerate(sp_ids):
         other = sp_ids[(si + 3) % len(sp_ids)]  # content from another held-out speaker
         for k, (u, w) in enumerate(by_sp[sp][: args.per_speaker]):
@@ -105,28 +105,37 @@ def voice(args, held, base_seed, tmp):
                 continue
             pp = os.path.join(tmp, f"p_{u['id']}.wav")
             common.write_wav(pp, w[:P])
-            cu, cw = by_sp[other][k % len(by_sp[other])]
+            cw = by_sp[other][k % len(by_sp[other])][1][:S]
             cp = os.path.join(tmp, f"c_{u['id']}.wav")
-            common.write_wav(cp, cw[:S])
-            seed = base_seed + len(jobs)
-            sampling = json.loads(args.sampling)
-            jobs.append({"out": os.path.join(tmp, f"g_{u['id']}.wav"), "prompt": pp, "seconds": args.seconds, "seed": seed, **sampling})
-            jobs.append({"out": os.path.join(tmp, f"v_{u['id']}.wav"), "prompt": pp, "content": cp, "mode": "acoustic", "seed": seed + 1, **sampling})
-            meta.append((u, w, sp, other))
+            common.write_wav(cp, cw)
+            out.append({"id": u["id"], "speaker": sp, "contentSpeaker": other, "prompt": pp, "content": cp,
+                        "promptF0": f0mod.median_f0(w[:P]), "trueContinuationF0": f0mod.median_f0(w[P: P + S]),
+                        "contentF0": f0mod.median_f0(cw)})
+    return out
+
+
+def voice(args, prompts, base_seed, tmp):
+    """3 s continuations and speaker conversions of every held-out prompt, made by the engine with
+    sampling seeds from base_seed; median F0 of each beside the prompt's."""
+    jobs = []
+    sampling = json.loads(args.sampling)
+    for q in prompts:
+        seed = base_seed + len(jobs)
+        jobs.append({"out": os.path.join(tmp, f"g_{q['id']}.wav"), "prompt": q["prompt"], "seconds": args.seconds, "seed": seed, **sampling})
+        jobs.append({"out": os.path.join(tmp, f"v_{q['id']}.wav"), "prompt": q["prompt"], "content": q["content"], "mode": "acoustic",
+                     "seed": seed + 1, **sampling})
     with open(os.path.join(tmp, "jobs.json"), "w") as f:
         json.dump(jobs, f)
     speed = subprocess.run(["node", os.path.join(ROOT, "training", "generate-eval.mjs"), args.model, os.path.join(tmp, "jobs.json")],
                            check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
     rows = []
-    for (u, w, sp, other) in meta:
-        fp = f0mod.median_f0(w[:P])
-        ft = f0mod.median_f0(w[P: P + S])
-        fg = f0mod.median_f0(common.read_wav(os.path.join(tmp, f"g_{u['id']}.wav"))[0])
-        fv = f0mod.median_f0(common.read_wav(os.path.join(tmp, f"v_{u['id']}.wav"))[0])
-        fc = f0mod.median_f0(common.read_wav(os.path.join(tmp, f"c_{u['id']}.wav"))[0])
-        rows.append({"id": u["id"], "speaker": sp, "contentSpeaker": other, "promptF0": fp, "trueContinuationF0": ft,
-                     "continuationF0": fg, "conversionF0": fv, "contentF0": fc})
-    ok = lambda a, b: bool(np.isfinite(a) and np.isfinite(b) and abs(a - b) <= 0.15 * b)  # noqa: E731
+    for q in prompts:
+        r = {k: q[k] for k in ("id", "speaker", "contentSpeaker", "promptF0", "trueContinuationF0")}
+        r["continuationF0"] = f0mod.median_f0(common.read_wav(os.path.join(tmp, f"g_{q['id']}.wav"))[0])
+        r["conversionF0"] = f0mod.median_f0(common.read_wav(os.path.join(tmp, f"v_{q['id']}.wav"))[0])
+        r["contentF0"] = q["contentF0"]
+        rows.append(r)
+    ok = f0mod.within
     per = {}
     for r in rows:
         d = per.setdefault(r["speaker"], {"promptF0": [], "continuation": 0, "conversion": 0, "truth": 0, "n": 0})
@@ -165,8 +174,6 @@ def main():
     res_path = os.path.join(args.out, "results.json")
     results = json.load(open(res_path)) if os.path.exists(res_path) else {}
     held = common.load_split(args.data, "heldout")
-    man = common.load_manifest(args.data)
-    speakers = {s["id"]: s for s in man["speakers"]}
     with tempfile.TemporaryDirectory() as tmp:
         if "codec" not in skip:
             clips = [(u["id"], os.path.join(args.data, u["path"])) for u, _ in held]
@@ -191,11 +198,12 @@ def main():
                                      check=True, capture_output=True, text=True).stdout
                 results["perplexity"][st] = json.loads(out.strip().splitlines()[-1])
         if "voice" not in skip:
-            results["voice"] = voice(args, held, args.seed, tmp)
+            prompts = voice_prompts(args, held, tmp)
+            results["voice"] = voice(args, prompts, args.seed, tmp)
             if args.extra_seeds:
                 results["voice"]["otherSeeds"] = []
                 for sd in map(int, args.extra_seeds.split(",")):
-                    r = voice(args, held, sd, tmp)
+                    r = voice(args, prompts, sd, tmp)
                     results["voice"]["otherSeeds"].append({"seed": sd, **{k: r[k] for k in (
                         "continuationWithin15", "conversionWithin15", "conversionWithin15OfContentVoice")}})
     with open(res_path, "w") as f:

@@ -54,3 +54,8 @@ def median_f0(x, rate=16000):
     f = f0_track(x, rate)
     v = f[f > 0]
     return float(np.median(v)) if len(v) >= 10 else float("nan")
+
+
+def within(f, ref, tol=0.15):
+    """The voice checks' rule: both F0s measurable and f within tol (relative) of ref."""
+    return bool(np.isfinite(f) and np.isfinite(ref) and abs(f - ref) <= tol * ref)

@@ -130,6 +130,13 @@ def forward(model, x, level=None, dropout=0.0):
     return model.logits(h, 0 if level is None else level - QC)
 
 
+def masked_nll(model, x, y, level):
+    """Summed negative log-likelihood of the targets that take a loss (y >= 0), their count and mask."""
+    logits = forward(model, x, level)
+    mask = y >= 0
+    return F.cross_entropy(logits[mask], y[mask], reduction="sum").item(), int(mask.sum()), mask
+
+
 def new_model(stage, seed, device="cpu", layers=None):
     cfg = stage_config(stage, layers=layers)
     w = tref.random_weights(cfg, seed, emb_std=0.02 * math.sqrt(cfg["dim"]) / 4, gain=1.0, qk_gain=1.0, head_gain=0.5,
@@ -179,14 +186,13 @@ def train(args):
 
     @torch.no_grad()
     def held_out_loss():
-        tot, n = 0.0, 0
-        for x, y, level in held_batches:
-            y = y.to(dev)
-            logits = forward(model, x.to(dev), level)
-            mask = y >= 0
-            tot += F.cross_entropy(logits[mask], y[mask], reduction="sum").item()
-            n += int(mask.sum())
-        return tot / n
+        sums = [masked_nll(model, x.to(dev), y.to(dev), level)[:2] for x, y, level in held_batches]
+        return sum(s for s, _ in sums) / sum(n for _, n in sums)
+
+    def say(line):
+        print(line, flush=True)
+        log.write(line + "\n")
+        log.flush()
 
     while (step < args.steps) if args.steps else (time.time() - t0 < budget):
         frac = step / args.steps if args.steps else (time.time() - t0) / budget
@@ -204,14 +210,9 @@ def train(args):
         step += 1
         avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
         if step % 20 == 0:
-            line = f"step {step} {(time.time() - t0) / 60:.1f} min lr {lr:.2e} loss {avg:.3f} (ppl {math.exp(avg):.1f})"
-            print(line, flush=True)
-            log.write(line + "\n")
-            log.flush()
+            say(f"step {step} {(time.time() - t0) / 60:.1f} min lr {lr:.2e} loss {avg:.3f} (ppl {math.exp(avg):.1f})")
         if step % args.eval_every == 0:
-            line = f"step {step} held-out loss {held_out_loss():.3f}"
-            print(line, flush=True)
-            log.write(line + "\n")
+            say(f"step {step} held-out loss {held_out_loss():.3f}")
         if step % args.save_every == 0:
             save()
     save()
@@ -253,11 +254,9 @@ def evaluate(args):
     logp = (lambda cnt: np.log((cnt + 1) / (cnt + 1).sum()))
     for it in range(args.eval_batches):
         x, y, level = make_batch(args.stage, held, rng, 8)
-        logits = forward(model, x, level)
-        lp = torch.log_softmax(logits, -1)
-        mask = y >= 0
-        nll -= lp.gather(-1, y.clamp(min=0)[..., None])[..., 0][mask].sum().item()
-        n += int(mask.sum())
+        s, m, mask = masked_nll(model, x, y, level)
+        nll += s
+        n += m
         yy = y[mask].numpy()
         if args.stage == "semantic":
             uni_nll -= logp(counts)[yy].sum()
