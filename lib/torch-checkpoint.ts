@@ -12,8 +12,10 @@
  * reference code-running globals (ERR_AUDIOLM_UNSAFE_PICKLE, see ./pickle.ts), and anything
  * malformed (ERR_AUDIOLM_INVALID_CHECKPOINT).
  *
- * The whole file is held in memory (one Buffer) and tensors keep views into it; storage bytes are
- * only sliced out when a tensor's data is first read.
+ * Files: a zip checkpoint is read on demand (its directory and data.pkl when loaded, each storage
+ * when a tensor's data is first read), so it may exceed the 4 GiB a Buffer holds (Bark large) and
+ * storages never used (optimizer state) are never read; a legacy checkpoint is read whole. Bytes
+ * already in memory ({@link parseTorchCheckpoint}) are used in place: tensors keep views into them.
  */
 import { AudioLMError } from "./errors.js";
 import {
@@ -27,7 +29,7 @@ import {
   type ReadPickleOptions,
   type TensorDType,
 } from "./pickle.js";
-import { looksLikeZip, openZip, readFileFully, readFileFullyAsync } from "./zip.js";
+import { looksLikeZip, openZip, openZipFile, readFileFully, readFileFullyAsync, readFileHead, type ZipArchive } from "./zip.js";
 
 export {
   DTYPE_SIZE,
@@ -93,8 +95,7 @@ function parsePid(source: string, pid: unknown): { dtype: TensorDType; key: stri
   return { dtype, key, location, numel, view: pid[5] };
 }
 
-function parseZipCheckpoint(buf: Buffer, source: string, opts: TorchCheckpointOptions, depth: number): unknown {
-  const zip = openZip(buf, { source });
+function parseZipCheckpoint(zip: ZipArchive, source: string, opts: TorchCheckpointOptions, depth: number): unknown {
   const pkls = zip.entries.filter((e) => /^[^/]+\/data\.pkl$/.test(e.name));
   const isScript = zip.entries.some((e) => /^[^/]+\/(constants\.pkl|code\/)/.test(e.name));
   if (isScript) {
@@ -204,7 +205,7 @@ function nestedLoader(source: string, opts: TorchCheckpointOptions, depth: numbe
 
 function parseCheckpoint(buf: Buffer, source: string, opts: TorchCheckpointOptions, depth: number): unknown {
   if (buf.length === 0) invalid(source, "file is empty");
-  if (looksLikeZip(buf)) return parseZipCheckpoint(buf, source, opts, depth);
+  if (looksLikeZip(buf)) return parseZipCheckpoint(openZip(buf, { source }), source, opts, depth);
   if (buf.length > 262 && buf.toString("latin1", 257, 262) === "ustar") {
     throw new AudioLMError("ERR_AUDIOLM_UNSUPPORTED", `${source} uses the tar checkpoint format of torch < 0.4; load and re-save it with a newer torch (torch.save(torch.load(path), path))`);
   }
@@ -230,7 +231,17 @@ export function loadTorchCheckpointSync(path: string, options: TorchCheckpointOp
   if (typeof path !== "string" || path.length === 0) {
     throw new AudioLMError("ERR_AUDIOLM_INVALID_ARGUMENT", `Expected a file path for path but received ${typeof path}`);
   }
-  return parseCheckpoint(readFileFully(path), options.source ?? path, options, 0);
+  return parseCheckpointFile(path, options);
+}
+
+/**
+ * A zip checkpoint (torch ≥ 1.6) is read on demand, so it may be larger than a Buffer can hold and
+ * storages that are never used (optimizer state) are never read; older formats are read whole.
+ */
+function parseCheckpointFile(path: string, options: TorchCheckpointOptions): unknown {
+  const source = options.source ?? path;
+  if (!looksLikeZip(readFileHead(path, 4))) return parseCheckpoint(readFileFully(path), source, options, 0);
+  return parseZipCheckpoint(openZipFile(path, { source }), source, options, 0);
 }
 
 /**
@@ -241,8 +252,8 @@ export async function loadTorchCheckpoint(path: string, options: TorchCheckpoint
   if (typeof path !== "string" || path.length === 0) {
     throw new AudioLMError("ERR_AUDIOLM_INVALID_ARGUMENT", `Expected a file path for path but received ${typeof path}`);
   }
-  const buf = await readFileFullyAsync(path);
-  return parseCheckpoint(buf, options.source ?? path, options, 0);
+  if (looksLikeZip(readFileHead(path, 4))) return parseCheckpointFile(path, options);
+  return parseCheckpoint(await readFileFullyAsync(path), options.source ?? path, options, 0);
 }
 
 function keyString(k: unknown): string | undefined {

@@ -1,13 +1,15 @@
 /**
- * A small, defensive zip reader over an in-memory Buffer.
+ * A small, defensive zip reader over an in-memory Buffer or a file.
  *
  * Used for PyTorch `torch.save` archives (which miniz writes with zip64 records and 64-byte aligned,
  * uncompressed entries) and for numpy `.npz` files (Python's zipfile; stored or deflated).
  *
- * Design: the whole file lives in one Buffer (see {@link readFileFully}; files up to
- * `buffer.constants.MAX_LENGTH`, 4 GiB on Node 20, are fine). Stored entries are returned as
- * zero-copy `subarray`s of that Buffer, deflated ones are inflated with `zlib.inflateRawSync`
- * bounded by the declared uncompressed size.
+ * Design: the archive is read through a {@link ByteSource}. {@link openZip} takes a Buffer (stored
+ * entries are then zero-copy `subarray`s of it); {@link openZipFile} reads only the end records, the
+ * central directory and the local headers when it opens the file, and each entry's bytes when that
+ * entry is read, so archives larger than a Buffer can hold (4 GiB on Node 20: Bark's large
+ * checkpoints) open, and entries never read (optimizer state) cost nothing. Deflated entries are
+ * inflated with `zlib.inflateRawSync` bounded by the declared uncompressed size.
  *
  * Every offset and size is checked against the file: an entry whose header or data lies outside the
  * file, overlaps the central directory or another entry, has an unsafe name (absolute, `..`, drive
@@ -59,6 +61,84 @@ export interface OpenZipOptions {
   verifyCrc?: boolean;
 }
 
+/** Random access to the bytes of an archive. */
+export interface ByteSource {
+  readonly size: number;
+  /** `length` bytes at `offset` (the caller keeps within `size`). */
+  read(offset: number, length: number): Buffer;
+}
+
+/** An in-memory archive: reads are views. */
+function bufferSource(buf: Buffer): ByteSource {
+  return { size: buf.length, read: (offset, length) => buf.subarray(offset, offset + length) };
+}
+
+function ioError(path: string, what: string, err: unknown): AudioLMError {
+  return new AudioLMError("ERR_AUDIOLM_IO", `Could not ${what} ${path}: ${(err as Error).message}`, { cause: err });
+}
+
+/** Positioned reads of `length` bytes at `offset` of an open file into a new Buffer. */
+function readAt(fd: number, path: string, offset: number, length: number): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  let pos = 0;
+  while (pos < length) {
+    let n: number;
+    try {
+      n = fs.readSync(fd, out, pos, Math.min(length - pos, 1 << 30), offset + pos);
+    } catch (err) {
+      throw ioError(path, "read", err);
+    }
+    if (n <= 0) throw new AudioLMError("ERR_AUDIOLM_IO", `Unexpected end of file while reading ${path} (${offset + pos} of ${offset + length} bytes)`);
+    pos += n;
+  }
+  return out;
+}
+
+/**
+ * A file read on demand. The descriptor given at construction serves until {@link close}; later reads
+ * (lazily loaded tensors) open the file again, and fail with ERR_AUDIOLM_IO if its size changed.
+ */
+class FileSource implements ByteSource {
+  readonly size: number;
+  #fd: number | null;
+
+  constructor(readonly path: string) {
+    try {
+      this.#fd = fs.openSync(path, "r");
+    } catch (err) {
+      throw ioError(path, "open", err);
+    }
+    try {
+      this.size = fs.fstatSync(this.#fd).size;
+    } catch (err) {
+      this.close();
+      throw ioError(path, "read", err);
+    }
+  }
+
+  read(offset: number, length: number): Buffer {
+    if (this.#fd !== null) return readAt(this.#fd, this.path, offset, length);
+    let fd: number;
+    try {
+      fd = fs.openSync(this.path, "r");
+    } catch (err) {
+      throw ioError(this.path, "open", err);
+    }
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (size !== this.size) throw new AudioLMError("ERR_AUDIOLM_IO", `${this.path} changed while in use (${this.size} bytes when opened, ${size} now)`);
+      return readAt(fd, this.path, offset, length);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  close(): void {
+    if (this.#fd !== null) fs.closeSync(this.#fd);
+    this.#fd = null;
+  }
+}
+
 const SIG_LOCAL = 0x04034b50;
 const SIG_CENTRAL = 0x02014b50;
 const SIG_EOCD = 0x06054b50;
@@ -97,18 +177,20 @@ function checkEntryName(name: string, source?: string): void {
   if (bad) fail(source, `invalid zip: unsafe entry name ${JSON.stringify(name)}`);
 }
 
-function findEocd(buf: Buffer, source?: string): number {
-  const minPos = Math.max(0, buf.length - (22 + 0xffff));
-  for (let p = buf.length - 22; p >= minPos; p--) {
-    if (buf.readUInt32LE(p) !== SIG_EOCD) continue;
-    const commentLen = buf.readUInt16LE(p + 20);
-    if (p + 22 + commentLen === buf.length) return p;
+/** Offset of the end-of-central-directory record, searched in the file's last 64 KiB + 22 bytes. */
+function findEocd(src: ByteSource, source?: string): number {
+  const tailStart = Math.max(0, src.size - (22 + 0xffff));
+  const tail = src.read(tailStart, src.size - tailStart);
+  for (let p = tail.length - 22; p >= 0; p--) {
+    if (tail.readUInt32LE(p) !== SIG_EOCD) continue;
+    const commentLen = tail.readUInt16LE(p + 20);
+    if (p + 22 + commentLen === tail.length) return tailStart + p;
   }
   // Some writers leave trailing garbage after the comment; accept the last signature whose comment fits.
-  for (let p = buf.length - 22; p >= minPos; p--) {
-    if (buf.readUInt32LE(p) === SIG_EOCD && p + 22 + buf.readUInt16LE(p + 20) <= buf.length) return p;
+  for (let p = tail.length - 22; p >= 0; p--) {
+    if (tail.readUInt32LE(p) === SIG_EOCD && p + 22 + tail.readUInt16LE(p + 20) <= tail.length) return tailStart + p;
   }
-  return fail(source, `invalid zip: end-of-central-directory record not found (file truncated or not a zip, ${buf.length} bytes)`);
+  return fail(source, `invalid zip: end-of-central-directory record not found (file truncated or not a zip, ${src.size} bytes)`);
 }
 
 /**
@@ -117,30 +199,50 @@ function findEocd(buf: Buffer, source?: string): number {
  * Throws ERR_AUDIOLM_INVALID_CHECKPOINT on any structural problem.
  */
 export function openZip(bytes: Uint8Array, options: OpenZipOptions = {}): ZipArchive {
-  const source = options.source;
   if (!(bytes instanceof Uint8Array)) {
     throw new AudioLMError("ERR_AUDIOLM_INVALID_ARGUMENT", `Expected a Buffer or Uint8Array for bytes but received ${typeof bytes}`);
   }
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length < 22) fail(source, `invalid zip: file is too small (${buf.length} bytes)`);
-  const eocd = findEocd(buf, source);
-  let diskNo = buf.readUInt16LE(eocd + 4);
-  let cdDisk = buf.readUInt16LE(eocd + 6);
-  let count = buf.readUInt16LE(eocd + 10);
-  let cdSize = buf.readUInt32LE(eocd + 12);
-  let cdOffset = buf.readUInt32LE(eocd + 16);
+  return openZipSource(bufferSource(buf), options);
+}
+
+/**
+ * Opens a zip file for reading on demand: only its directory is read now, each entry's bytes when
+ * it is read (a fresh Buffer per read). Errors are named after `options.source` or the path.
+ */
+export function openZipFile(path: string, options: OpenZipOptions = {}): ZipArchive {
+  const src = new FileSource(path);
+  try {
+    return openZipSource(src, { source: path, ...options });
+  } finally {
+    src.close();
+  }
+}
+
+function openZipSource(src: ByteSource, options: OpenZipOptions): ZipArchive {
+  const source = options.source;
+  if (src.size < 22) fail(source, `invalid zip: file is too small (${src.size} bytes)`);
+  const eocd = findEocd(src, source);
+  const end = src.read(eocd, 22);
+  let diskNo = end.readUInt16LE(4);
+  let cdDisk = end.readUInt16LE(6);
+  let count = end.readUInt16LE(10);
+  let cdSize = end.readUInt32LE(12);
+  let cdOffset = end.readUInt32LE(16);
   let cdEnd = eocd; // the central directory must end before this
   const needs64 = count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff || diskNo === 0xffff || cdDisk === 0xffff;
   const loc = eocd - 20;
-  if (loc >= 0 && buf.readUInt32LE(loc) === SIG_EOCD64_LOCATOR) {
-    const rec = readU64(buf, loc + 8, "zip64 end-of-central-directory offset", source);
+  const locator = loc >= 0 ? src.read(loc, 20) : null;
+  if (locator && locator.readUInt32LE(0) === SIG_EOCD64_LOCATOR) {
+    const rec = readU64(locator, 8, "zip64 end-of-central-directory offset", source);
     if (rec + 56 > loc) fail(source, `invalid zip: zip64 end-of-central-directory record at ${rec} lies outside the file`);
-    if (buf.readUInt32LE(rec) !== SIG_EOCD64) fail(source, `invalid zip: bad zip64 end-of-central-directory signature at ${rec}`);
-    diskNo = buf.readUInt32LE(rec + 16);
-    cdDisk = buf.readUInt32LE(rec + 20);
-    count = readU64(buf, rec + 32, "entry count", source);
-    cdSize = readU64(buf, rec + 40, "central directory size", source);
-    cdOffset = readU64(buf, rec + 48, "central directory offset", source);
+    const r64 = src.read(rec, 56);
+    if (r64.readUInt32LE(0) !== SIG_EOCD64) fail(source, `invalid zip: bad zip64 end-of-central-directory signature at ${rec}`);
+    diskNo = r64.readUInt32LE(16);
+    cdDisk = r64.readUInt32LE(20);
+    count = readU64(r64, 32, "entry count", source);
+    cdSize = readU64(r64, 40, "central directory size", source);
+    cdOffset = readU64(r64, 48, "central directory offset", source);
     cdEnd = rec;
   } else if (needs64) {
     fail(source, "invalid zip: zip64 values without a zip64 end-of-central-directory locator");
@@ -153,10 +255,13 @@ export function openZip(bytes: Uint8Array, options: OpenZipOptions = {}): ZipArc
 
   const entries: ZipEntry[] = [];
   const byName = new Map<string, ZipEntry>();
-  let p = cdOffset;
-  const cdLimit = cdOffset + cdSize;
+  // The central directory, read whole; `p` and `cdLimit` are offsets in it.
+  if (cdSize > bufferConstants.MAX_LENGTH) fail(source, `invalid zip: central directory of ${cdSize} bytes`);
+  const buf = src.read(cdOffset, cdSize);
+  let p = 0;
+  const cdLimit = cdSize;
   for (let i = 0; i < count; i++) {
-    if (p + 46 > cdLimit || buf.readUInt32LE(p) !== SIG_CENTRAL) fail(source, `invalid zip: bad central directory entry #${i} at offset ${p}`);
+    if (p + 46 > cdLimit || buf.readUInt32LE(p) !== SIG_CENTRAL) fail(source, `invalid zip: bad central directory entry #${i} at offset ${cdOffset + p}`);
     const flags = buf.readUInt16LE(p + 8);
     const method = buf.readUInt16LE(p + 10);
     const crc = buf.readUInt32LE(p + 16);
@@ -204,9 +309,10 @@ export function openZip(bytes: Uint8Array, options: OpenZipOptions = {}): ZipArc
     if (method === 0 && csize !== usize) fail(source, `invalid zip: stored entry "${name}" has compressed size ${csize} != size ${usize}`);
     // Local header: the data offset depends on its own name/extra lengths (torch pads the extra field).
     if (lho + 30 > cdOffset) fail(source, `invalid zip: entry "${name}" has a local header offset ${lho} outside the file data (data ends at ${cdOffset})`);
-    if (buf.readUInt32LE(lho) !== SIG_LOCAL) fail(source, `invalid zip: entry "${name}" has a bad local header signature at offset ${lho}`);
-    const lNameLen = buf.readUInt16LE(lho + 26);
-    const lExtraLen = buf.readUInt16LE(lho + 28);
+    const local = src.read(lho, 30);
+    if (local.readUInt32LE(0) !== SIG_LOCAL) fail(source, `invalid zip: entry "${name}" has a bad local header signature at offset ${lho}`);
+    const lNameLen = local.readUInt16LE(26);
+    const lExtraLen = local.readUInt16LE(28);
     const dataOffset = lho + 30 + lNameLen + lExtraLen;
     if (dataOffset + csize > cdOffset) {
       fail(source, `invalid zip: data of entry "${name}" (offset ${dataOffset}, ${csize} bytes) extends past the file data into the central directory or past the end of the file`);
@@ -235,7 +341,7 @@ export function openZip(bytes: Uint8Array, options: OpenZipOptions = {}): ZipArc
     read(name, readOptions) {
       const ent = byName.get(name);
       if (!ent) fail(source, `zip entry "${name}" not found`);
-      const raw = buf.subarray(ent.dataOffset, ent.dataOffset + ent.compressedSize);
+      const raw = src.read(ent.dataOffset, ent.compressedSize);
       let out: Buffer;
       if (ent.method === 0) {
         out = raw;
@@ -276,17 +382,28 @@ export function readFileFully(path: string): Buffer {
     if (size > bufferConstants.MAX_LENGTH) {
       throw new AudioLMError("ERR_AUDIOLM_UNSUPPORTED", `${path} is ${size} bytes, larger than the ${bufferConstants.MAX_LENGTH} bytes a Buffer can hold`);
     }
-    const buf = Buffer.allocUnsafe(size);
-    let pos = 0;
-    while (pos < size) {
-      const n = fs.readSync(fd, buf, pos, Math.min(size - pos, 1 << 30), pos);
-      if (n <= 0) throw new AudioLMError("ERR_AUDIOLM_IO", `Unexpected end of file while reading ${path} (${pos} of ${size} bytes)`);
-      pos += n;
-    }
-    return buf;
+    return readAt(fd, path, 0, size);
   } catch (err) {
     if (err instanceof AudioLMError) throw err;
-    throw new AudioLMError("ERR_AUDIOLM_IO", `Could not read ${path}: ${(err as Error).message}`, { cause: err });
+    throw ioError(path, "read", err);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The first `n` bytes of a file (fewer when it is shorter). I/O failures → ERR_AUDIOLM_IO. */
+export function readFileHead(path: string, n: number): Buffer {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, "r");
+  } catch (err) {
+    throw ioError(path, "open", err);
+  }
+  try {
+    return readAt(fd, path, 0, Math.min(n, fs.fstatSync(fd).size));
+  } catch (err) {
+    if (err instanceof AudioLMError) throw err;
+    throw ioError(path, "read", err);
   } finally {
     fs.closeSync(fd);
   }
