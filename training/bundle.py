@@ -17,7 +17,7 @@ import codec as codec_train
 import stages
 
 
-def model_json(sampling):
+def model_json(sampling, coarse_hop):
     return {
         "format": "audiolm-node/model@1",
         "name": "audiolm-node default (synthetic speech, 16 kHz)",
@@ -28,7 +28,7 @@ def model_json(sampling):
                      "window": stages.SEM_WINDOW, "hop": stages.SEM_WINDOW // 2},
         "acoustic": {"rate": 50, "codebookSize": stages.C, "coarseLevels": stages.QC, "fineLevels": stages.Q - stages.QC},
         "coarse": {"vocab": stages.COARSE, "window": {"semanticFrames": stages.COARSE_FRAMES,
-                                                      "acousticFrames": stages.COARSE_FRAMES, "hop": stages.COARSE_FRAMES // 2}},
+                                                      "acousticFrames": stages.COARSE_FRAMES, "hop": coarse_hop}},
         "fine": {"mode": "nonCausal", "window": {"frames": stages.FINE_FRAMES, "hop": stages.FINE_FRAMES // 2}},
         "sampling": sampling,
     }
@@ -40,6 +40,8 @@ def main():
     ap.add_argument("--out", default="models/default")
     ap.add_argument("--components", help="a folder of exported stage components to take as they are")
     ap.add_argument("--temperatures", default="0.8,0.7,0.5", help="semantic,coarse,fine")
+    ap.add_argument("--coarse-hop", type=int, default=stages.COARSE_FRAMES // 4,
+                    help="new frames per coarse window: 25 keeps 75 frames of history (50 would keep 50, at half the cost)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     model, _ = codec_train.load(os.path.join(args.runs, "codec", "last.pt"))
@@ -54,7 +56,7 @@ def main():
     t = [float(v) for v in args.temperatures.split(",")]
     sampling = {"semantic": {"temperature": t[0]}, "coarse": {"temperature": t[1]}, "fine": {"temperature": t[2]}}
     with open(os.path.join(args.out, "model.json"), "w") as f:
-        json.dump(model_json(sampling), f, indent=2)
+        json.dump(model_json(sampling, args.coarse_hop), f, indent=2)
         f.write("\n")
     total = sum(os.path.getsize(os.path.join(args.out, n)) for n in os.listdir(args.out))
     print(f"wrote {args.out}: {total / 1e6:.1f} MB")
