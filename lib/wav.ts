@@ -4,8 +4,9 @@
  * Reading parses the RIFF container with the `wavefile` package (RIFF, RIFX and RF64 containers)
  * and decodes the samples here: integer PCM in 8 (unsigned), 16, 24 and 32-bit containers, IEEE
  * float 32/64-bit, G.711 A-law and µ-law, plain or WAVE_FORMAT_EXTENSIBLE, any channel count
- * (downmixed to mono by averaging). Writing produces a canonical mono RIFF WAV, 32-bit float or
- * 16-bit PCM.
+ * (downmixed to mono by averaging, unless `channels` asks for more). Writing produces a canonical
+ * RIFF WAV, 32-bit float or 16-bit PCM. Multi-channel samples are planar in memory (channel 0's
+ * samples, then channel 1's: what a stereo codec takes) and interleaved in the file.
  */
 import { readFile, writeFile } from "node:fs/promises";
 import wavefile from "wavefile";
@@ -14,26 +15,33 @@ import { resample } from "./resample.js";
 
 /** Decoded audio: mono samples in [-1, 1] (floats may exceed it) and their rate. */
 export interface WavAudio {
-  /** Mono samples (multi-channel input is averaged), at `sampleRate`. */
+  /** Mono samples (multi-channel input is averaged), at `sampleRate`; planar with `channels` > 1 asked for. */
   samples: Float32Array;
   /** Sample rate of `samples` in Hz (the requested rate when resampling was asked for). */
   sampleRate: number;
   /** Number of channels in the file, before the downmix. */
   channels: number;
-  /** Duration in seconds: `samples.length / sampleRate`. */
+  /** Duration in seconds: samples per channel / `sampleRate`. */
   duration: number;
 }
 
 /** Options for {@link readWav} and {@link decodeWav}. */
 export interface ReadWavOptions {
-  /** Resample the (mono) audio to this rate in Hz; left out, the file's rate is kept. */
+  /** Resample the audio to this rate in Hz; left out, the file's rate is kept. */
   sampleRate?: number;
+  /**
+   * Channels of `samples` (planar): 1 (default) averages the file's channels; N keeps a file's N
+   * channels and copies a mono file to all N. Other counts are an ERR_AUDIOLM_INVALID_WAV error.
+   */
+  channels?: number;
 }
 
 /** Options for {@link writeWav} and {@link encodeWav}. */
 export interface WriteWavOptions {
   /** Sample format: 32-bit IEEE float (default) or 16-bit signed PCM (clipped to [-1, 1]). */
   format?: "f32" | "s16";
+  /** Channels of `samples` (planar, default 1); the file stores them interleaved. */
+  channels?: number;
 }
 
 const WAVE_FORMAT_PCM = 0x0001;
@@ -105,15 +113,16 @@ function g711Table(format: number): Float32Array {
   return mulawTable;
 }
 
-function checkReadOptions(opts: ReadWavOptions | undefined): number | undefined {
-  if (opts === undefined) return undefined;
+function checkReadOptions(opts: ReadWavOptions | undefined): { rate: number | undefined; channels: number } {
+  if (opts === undefined) return { rate: undefined, channels: 1 };
   if (opts === null || typeof opts !== "object") invalidArgument("opts", "an options object", opts);
   const rate = opts.sampleRate;
-  if (rate === undefined) return undefined;
-  if (typeof rate !== "number" || !Number.isFinite(rate) || rate <= 0) {
+  if (rate !== undefined && (typeof rate !== "number" || !Number.isFinite(rate) || rate <= 0)) {
     invalidArgument("opts.sampleRate", "a finite sample rate > 0", rate);
   }
-  return rate;
+  const channels = opts.channels ?? 1;
+  if (!Number.isInteger(channels) || channels < 1 || channels > 64) invalidArgument("opts.channels", "an integer from 1 to 64", opts.channels);
+  return { rate, channels };
 }
 
 function parseContainer(bytes: Uint8Array, source: string): ParsedWave {
@@ -131,8 +140,8 @@ function parseContainer(bytes: Uint8Array, source: string): ParsedWave {
   return wav as unknown as ParsedWave;
 }
 
-/** Decodes a WAV image into mono float samples; `source` names the file in errors. */
-function decodeWavImpl(bytes: Uint8Array, source: string, targetRate: number | undefined): WavAudio {
+/** Decodes a WAV image into float samples (mono, or planar `want` channels); `source` names the file in errors. */
+function decodeWavImpl(bytes: Uint8Array, source: string, targetRate: number | undefined, want: number): WavAudio {
   const wav = parseContainer(bytes, source);
   const fmt = wav.fmt;
   if (!(fmt.chunkSize >= 16)) throw wavError(source, `has a truncated "fmt " chunk (${fmt.chunkSize} bytes, expected at least 16)`);
@@ -180,7 +189,9 @@ function decodeWavImpl(bytes: Uint8Array, source: string, targetRate: number | u
 
   const le = wav.container !== "RIFX";
   const view = new DataView(all.buffer, all.byteOffset, dataLen);
-  const out = new Float32Array(frames);
+  if (want > 1 && channels !== want && channels !== 1) throw wavError(source, `has ${channels} channels; ${want} (or 1) were asked for`);
+  const keep = want > 1 && channels === want;
+  const out = new Float32Array(keep ? frames * channels : frames);
   const inv = 1 / channels;
   const table = kind === "g711" ? g711Table(format) : undefined;
   for (let f = 0; f < frames; f++) {
@@ -214,18 +225,27 @@ function decodeWavImpl(bytes: Uint8Array, source: string, targetRate: number | u
             v = ((u << 8) >> 8) / 8388608;
           }
       }
+      if (keep) out[c * frames + f] = v;
       acc += v;
     }
-    out[f] = channels === 1 ? acc : acc * inv;
+    if (!keep) out[f] = channels === 1 ? acc : acc * inv;
   }
 
-  let samples: Float32Array = out;
+  // Planar channels: as read, or the mono signal copied to each; each resampled on its own.
+  const n = frames;
+  let parts: Float32Array[] = keep ? Array.from({ length: want }, (_, c) => out.subarray(c * n, (c + 1) * n)) : [out];
   let rate = sampleRate;
   if (targetRate !== undefined && targetRate !== sampleRate) {
-    samples = resample(out, sampleRate, targetRate);
+    parts = parts.map((x) => resample(x, sampleRate, targetRate));
     rate = targetRate;
   }
-  return { samples, sampleRate: rate, channels, duration: samples.length / rate };
+  let samples: Float32Array = parts[0]!;
+  if (want > 1) {
+    const m = parts[0]!.length;
+    samples = new Float32Array(m * want);
+    for (let c = 0; c < want; c++) samples.set(parts[keep ? c : 0]!, c * m);
+  }
+  return { samples, sampleRate: rate, channels, duration: samples.length / want / rate };
 }
 
 /**
@@ -243,8 +263,8 @@ function decodeWavImpl(bytes: Uint8Array, source: string, targetRate: number | u
  */
 export function decodeWav(bytes: Uint8Array, opts?: ReadWavOptions): WavAudio {
   if (!(bytes instanceof Uint8Array)) invalidArgument("bytes", "a Uint8Array", bytes);
-  const rate = checkReadOptions(opts);
-  return decodeWavImpl(bytes, `WAV data (${bytes.length} bytes)`, rate);
+  const { rate, channels } = checkReadOptions(opts);
+  return decodeWavImpl(bytes, `WAV data (${bytes.length} bytes)`, rate, channels);
 }
 
 /**
@@ -258,8 +278,8 @@ export function decodeWav(bytes: Uint8Array, opts?: ReadWavOptions): WavAudio {
  *   when it is not a usable WAV file, `ERR_AUDIOLM_INVALID_ARGUMENT` for bad arguments.
  */
 export async function readWav(pathOrBytes: string | Uint8Array, opts?: ReadWavOptions): Promise<WavAudio> {
-  const rate = checkReadOptions(opts);
-  if (pathOrBytes instanceof Uint8Array) return decodeWavImpl(pathOrBytes, `WAV data (${pathOrBytes.length} bytes)`, rate);
+  const { rate, channels } = checkReadOptions(opts);
+  if (pathOrBytes instanceof Uint8Array) return decodeWavImpl(pathOrBytes, `WAV data (${pathOrBytes.length} bytes)`, rate, channels);
   if (typeof pathOrBytes !== "string" || pathOrBytes.length === 0) {
     invalidArgument("pathOrBytes", "a file path or a Uint8Array", pathOrBytes);
   }
@@ -269,10 +289,10 @@ export async function readWav(pathOrBytes: string | Uint8Array, opts?: ReadWavOp
   } catch (err) {
     throw new AudioLMError("ERR_AUDIOLM_IO", `Could not read WAV file ${JSON.stringify(pathOrBytes)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  return decodeWavImpl(bytes, `WAV file ${JSON.stringify(pathOrBytes)}`, rate);
+  return decodeWavImpl(bytes, `WAV file ${JSON.stringify(pathOrBytes)}`, rate, channels);
 }
 
-function checkWriteArgs(samples: Float32Array, sampleRate: number, opts: WriteWavOptions | undefined): "f32" | "s16" {
+function checkWriteArgs(samples: Float32Array, sampleRate: number, opts: WriteWavOptions | undefined): { format: "f32" | "s16"; channels: number } {
   if (!(samples instanceof Float32Array)) invalidArgument("samples", "a Float32Array", samples);
   if (typeof sampleRate !== "number" || !Number.isInteger(sampleRate) || sampleRate <= 0 || sampleRate > 0xffffffff) {
     invalidArgument("sampleRate", "a positive integer sample rate (Hz)", sampleRate);
@@ -280,7 +300,10 @@ function checkWriteArgs(samples: Float32Array, sampleRate: number, opts: WriteWa
   if (opts !== undefined && (opts === null || typeof opts !== "object")) invalidArgument("opts", "an options object", opts);
   const format = opts?.format ?? "f32";
   if (format !== "f32" && format !== "s16") invalidArgument("opts.format", '"f32" or "s16"', format);
-  return format;
+  const channels = opts?.channels ?? 1;
+  if (!Number.isInteger(channels) || channels < 1 || channels > 64) invalidArgument("opts.channels", "an integer from 1 to 64", opts?.channels);
+  if (samples.length % channels !== 0) invalidArgument("samples", `planar audio of ${channels} channels (a length divisible by ${channels})`, samples);
+  return { format, channels };
 }
 
 function nonFinite(v: number, i: number): AudioLMError {
@@ -301,8 +324,11 @@ function nonFinite(v: number, i: number): AudioLMError {
  *   format, NaN samples (or ±Infinity in `"f32"` mode), or audio too long for a RIFF file.
  */
 export function encodeWav(samples: Float32Array, sampleRate: number, opts?: WriteWavOptions): Uint8Array {
-  const format = checkWriteArgs(samples, sampleRate, opts);
+  const { format, channels } = checkWriteArgs(samples, sampleRate, opts);
   const n = samples.length;
+  const frames = n / channels;
+  // File order: frame-major (interleaved); sample i of the file is planar index at(i).
+  const at = (i: number): number => (channels === 1 ? i : (i % channels) * frames + Math.floor(i / channels));
   const width = format === "f32" ? 4 : 2;
   const dataBytes = n * width;
   const headerBytes = format === "f32" ? 12 + 26 + 12 + 8 : 12 + 24 + 8;
@@ -330,30 +356,30 @@ export function encodeWav(samples: Float32Array, sampleRate: number, opts?: Writ
   tag("fmt ");
   u32(format === "f32" ? 18 : 16);
   u16(format === "f32" ? WAVE_FORMAT_IEEE_FLOAT : WAVE_FORMAT_PCM);
-  u16(1);
+  u16(channels);
   u32(sampleRate);
-  u32(sampleRate * width);
-  u16(width);
+  u32(sampleRate * width * channels);
+  u16(width * channels);
   u16(width * 8);
   if (format === "f32") {
     u16(0); // cbSize
     tag("fact");
     u32(4);
-    u32(n);
+    u32(frames);
   }
   tag("data");
   u32(dataBytes);
   if (format === "f32") {
     for (let i = 0; i < n; i++) {
-      const v = samples[i];
-      if (!Number.isFinite(v)) throw nonFinite(v, i);
+      const v = samples[at(i)];
+      if (!Number.isFinite(v)) throw nonFinite(v, at(i));
       view.setFloat32(p, v, true);
       p += 4;
     }
   } else {
     for (let i = 0; i < n; i++) {
-      let v = samples[i];
-      if (Number.isNaN(v)) throw nonFinite(v, i);
+      let v = samples[at(i)];
+      if (Number.isNaN(v)) throw nonFinite(v, at(i));
       v = v > 1 ? 1 : v < -1 ? -1 : v;
       const s = v * 32768;
       const q = s < 0 ? -Math.round(-s) : Math.round(s);

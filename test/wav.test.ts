@@ -73,6 +73,57 @@ describe("readWav: formats written by Python (test/fixtures/make_io_fixtures.py)
   });
 });
 
+describe("multi-channel audio (planar in memory, interleaved in files)", () => {
+  it("keeps a stereo file's channels; their mean is the mono read", async () => {
+    const mono = await readWav(join(FIX, "pcm_s16_stereo.wav"));
+    const st = await readWav(join(FIX, "pcm_s16_stereo.wav"), { channels: 2 });
+    const n = mono.samples.length;
+    expect(st.channels).toBe(2);
+    expect(st.samples.length).toBe(2 * n);
+    expect(st.duration).toBeCloseTo(mono.duration, 12);
+    let maxErr = 0;
+    let differ = 0;
+    for (let i = 0; i < n; i++) {
+      maxErr = Math.max(maxErr, Math.abs((st.samples[i] + st.samples[n + i]) / 2 - mono.samples[i]));
+      if (st.samples[i] !== st.samples[n + i]) differ++;
+    }
+    expect(maxErr).toBeLessThanOrEqual(2.5e-7);
+    expect(differ).toBeGreaterThan(n / 2); // two different channels, not one copied
+  });
+
+  it("copies a mono file to every channel, refuses other counts, resamples each channel", async () => {
+    const mono = await readWav(join(FIX, "pcm_s16_mono.wav"));
+    const two = await readWav(join(FIX, "pcm_s16_mono.wav"), { channels: 2 });
+    const n = mono.samples.length;
+    expect(Array.from(two.samples.subarray(0, n))).toEqual(Array.from(mono.samples));
+    expect(Array.from(two.samples.subarray(n))).toEqual(Array.from(mono.samples));
+    const e = await errorOf(() => readWav(join(FIX, "float32_ext_3ch.wav"), { channels: 2 }));
+    expect(e.code).toBe("ERR_AUDIOLM_INVALID_WAV");
+    expect(e.message).toMatch(/3 channels; 2/);
+    await expect(readWav(join(FIX, "pcm_s16_mono.wav"), { channels: 0 })).rejects.toThrow(/opts\.channels/);
+    const st = await readWav(join(FIX, "pcm_s16_stereo.wav"), { channels: 2 });
+    const up = await readWav(join(FIX, "pcm_s16_stereo.wav"), { channels: 2, sampleRate: 24000 });
+    const m = st.samples.length / 2;
+    const right = resample(st.samples.subarray(m), st.sampleRate, 24000);
+    expect(Array.from(up.samples.subarray(up.samples.length / 2))).toEqual(Array.from(right));
+  });
+
+  it("writes planar channels interleaved and reads them back exactly (f32)", () => {
+    const n = 37;
+    const x = new Float32Array(2 * n).map((_, i) => Math.sin(i * 0.37) * (i < n ? 0.5 : -0.25));
+    const bytes = encodeWav(x, 8000, { channels: 2 });
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    expect(view.getUint16(22, true)).toBe(2); // numChannels
+    expect(view.getUint16(32, true)).toBe(8); // block align: 2 × 4 bytes
+    const data = 12 + 26 + 12 + 8; // RIFF, fmt (18), fact, data header
+    expect(view.getFloat32(data, true)).toBe(x[0]); // frame 0, channel 0
+    expect(view.getFloat32(data + 4, true)).toBe(x[n]); // frame 0, channel 1
+    const back = decodeWav(bytes, { channels: 2 });
+    expect(Array.from(back.samples)).toEqual(Array.from(x));
+    expect(() => encodeWav(x.subarray(1), 8000, { channels: 2 })).toThrow(/planar audio of 2 channels/);
+  });
+});
+
 describe("writeWav / encodeWav", () => {
   const x = new Float32Array([0, 0.25, -0.25, 0.999, -1, 1, 0.5, -0.123456789, 1e-7, 3.5e-5]);
 
