@@ -25,6 +25,11 @@ export interface NativeCodecConfig {
   codebookSize: number;
   numQuantizers: number;
   causal: boolean;
+  /** Each segment is scaled to unit RMS before encoding (EnCodec 48 kHz). */
+  normalize: boolean;
+  /** Samples per segment (0: the whole waveform is one segment) and between segment starts. */
+  segmentLength: number;
+  segmentStride: number;
   targetBandwidths: number[];
   weightBytes: number;
 }

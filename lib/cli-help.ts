@@ -73,8 +73,9 @@ Bark (a MODEL_DIR with bark.json, from \`audiolm convert bark\`):
 Prints the package version, the native build, CPU kernels and threads, and CUDA devices.`,
   "codec encode": `Usage: audiolm codec encode IN.wav -m CODEC -o CODES.npy [--bandwidth KBPS | --quantizers N] [--json]
 
-Encodes a WAV (any rate, depth, channel count; downmixed and resampled to the codec's rate)
-to int32 codes of shape [1, quantizers, frames].
+Encodes a WAV (any rate, depth, channel count; resampled to the codec's rate and mixed to its
+channels) to int32 codes of shape [1, quantizers, frames]. For a codec that cuts audio into scaled
+segments (EnCodec 48 kHz), the segments' frame counts and scales go to CODES.segments.json.
 
   -m, --model PATH      codec component (.safetensors from \`audiolm convert encodec\`)
   -o, --output PATH     where to write the codes (.npy)
@@ -84,7 +85,8 @@ to int32 codes of shape [1, quantizers, frames].
   --json                print a JSON summary`,
   "codec decode": `Usage: audiolm codec decode CODES.npy -m CODEC -o OUT.wav [--pcm16] [--length SAMPLES] [--json]
 
-Decodes codes of shape [quantizers, frames] or [1, quantizers, frames] (int32 or int64) to a WAV.
+Decodes codes of shape [quantizers, frames] or [1, quantizers, frames] (int32 or int64) to a WAV
+(stereo for a stereo codec). A segmented codec also reads CODES.segments.json from beside them.
 
   -m, --model PATH      codec component
   -o, --output PATH     where to write the audio (.wav, 32-bit float unless --pcm16)

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /** The `audiolm` command line. Each command has --help; data-producing ones have --json. */
 import { readFileSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
-import { Codec } from "./codec.js";
+import { Codec, type CodecSegment } from "./codec.js";
 import { convertAudiolmPytorch } from "./convert/audiolm-pytorch.js";
 import { convertBark } from "./convert/bark.js";
 import { convertEncodec } from "./convert/encodec.js";
@@ -54,17 +55,42 @@ async function cmdCodecEncode(argv: string[]): Promise<void> {
   const threads = num(values.threads, "threads");
   const codec = await Codec.load(model, threads ? { threads } : {});
   try {
-    const wav = await readWav(positionals[0], { sampleRate: codec.sampleRate });
+    const wav = await readWav(positionals[0], { sampleRate: codec.sampleRate, channels: codec.channels });
     const t0 = performance.now();
     const codes = await codec.encode(wav.samples, { bandwidth: num(values.bandwidth, "bandwidth"), quantizers: num(values.quantizers, "quantizers") });
     const seconds = (performance.now() - t0) / 1000;
     await writeNpy(output, codes.data, codes.shape);
-    const summary = { input: positionals[0], output, shape: codes.shape, audioSeconds: wav.samples.length / codec.sampleRate, seconds };
+    const segmentsPath = codes.segments ? segmentsFile(output) : undefined;
+    if (segmentsPath) await writeFile(segmentsPath, JSON.stringify({ segments: codes.segments![0] }) + "\n");
+    const summary = { input: positionals[0], output, segments: segmentsPath, shape: codes.shape, audioSeconds: wav.duration, seconds };
     if (values.json) console.log(JSON.stringify(summary));
     else console.error(`wrote ${output}: codes [${codes.shape.join(", ")}] from ${summary.audioSeconds.toFixed(2)} s of audio in ${seconds.toFixed(2)} s`);
   } finally {
     await codec.dispose();
   }
+}
+
+/** Where a segmented codec's segment frames and scales go beside its codes: codes.npy → codes.segments.json. */
+function segmentsFile(codesPath: string): string {
+  return codesPath.replace(/(\.npy)?$/i, ".segments.json");
+}
+
+async function readSegments(path: string): Promise<CodecSegment[]> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new AudioLMError("ERR_AUDIOLM_IO", `This codec cuts audio into scaled segments: decoding needs ${path}, which \`audiolm codec encode\` writes beside the codes (${(err as Error).message})`, { cause: err });
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new AudioLMError("ERR_AUDIOLM_INVALID_ARGUMENT", `${path} is not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const segs = (doc as { segments?: unknown })?.segments;
+  if (!Array.isArray(segs)) throw new AudioLMError("ERR_AUDIOLM_INVALID_ARGUMENT", `${path} has no "segments" array`);
+  return segs as CodecSegment[]; // Codec.decode checks every entry
 }
 
 async function cmdCodecDecode(argv: string[]): Promise<void> {
@@ -97,12 +123,14 @@ async function cmdCodecDecode(argv: string[]): Promise<void> {
   try {
     const length = num(values.length, "length");
     const t0 = performance.now();
-    const [audio] = await codec.decode({ data, shape: [1, shape[0], shape[1]] }, length ? { lengths: [length] } : {});
+    const segments = codec.segmented ? [await readSegments(segmentsFile(positionals[0]))] : undefined;
+    const [audio] = await codec.decode({ data, shape: [1, shape[0], shape[1]], segments }, length ? { lengths: [length] } : {});
     const seconds = (performance.now() - t0) / 1000;
-    await writeWav(output, audio, codec.sampleRate, { format: values.pcm16 ? "s16" : "f32" });
-    const summary = { input: positionals[0], output, samples: audio.length, sampleRate: codec.sampleRate, seconds };
+    await writeWav(output, audio, codec.sampleRate, { format: values.pcm16 ? "s16" : "f32", channels: codec.channels });
+    const samples = audio.length / codec.channels;
+    const summary = { input: positionals[0], output, samples, channels: codec.channels, sampleRate: codec.sampleRate, seconds };
     if (values.json) console.log(JSON.stringify(summary));
-    else console.error(`wrote ${output}: ${(audio.length / codec.sampleRate).toFixed(2)} s at ${codec.sampleRate} Hz in ${seconds.toFixed(2)} s`);
+    else console.error(`wrote ${output}: ${(samples / codec.sampleRate).toFixed(2)} s at ${codec.sampleRate} Hz in ${seconds.toFixed(2)} s`);
   } finally {
     await codec.dispose();
   }

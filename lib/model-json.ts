@@ -312,7 +312,7 @@ export async function readModelJson(dir: string): Promise<ModelConfig> {
 
 /** What {@link checkComponents} needs to know about the loaded components. */
 export interface ComponentInfo {
-  codec: { frameRate: number; codebookSize: number; numQuantizers: number };
+  codec: { frameRate: number; codebookSize: number; numQuantizers: number; channels?: number; segmented?: boolean };
   semantic: TransformerConfig | null;
   coarse: TransformerConfig;
   fine: TransformerConfig | null;
@@ -346,6 +346,10 @@ export function checkComponents(m: ModelConfig, info: ComponentInfo, source = "m
   if (Math.abs(codec.frameRate - m.acoustic.rate) > 1e-6 * m.acoustic.rate) bad(`acoustic.rate is ${m.acoustic.rate} but the codec makes ${codec.frameRate} frames per second`);
   if (codec.codebookSize !== C) bad(`acoustic.codebookSize is ${C} but the codec has ${codec.codebookSize} codes per level`);
   if (Qc + Qf > codec.numQuantizers) bad(`acoustic.coarseLevels + fineLevels is ${Qc + Qf} but the codec has ${codec.numQuantizers} levels`);
+  // The stages model one stream of frames from mono audio: a codec that cuts audio into scaled,
+  // overlapping segments (EnCodec 48 kHz) or codes several channels gives no such stream.
+  if (codec.segmented) bad("the codec cuts audio into scaled segments (as EnCodec 48 kHz does); an AudioLM model needs one that encodes a waveform whole");
+  if ((codec.channels ?? 1) !== 1) bad(`the codec codes ${codec.channels} channels; an AudioLM model needs a mono codec`);
   const caps = stageCapacities(m);
 
   const stage = (name: string, cfg: TransformerConfig, maxId: number, maxOut: number, capacity: number) => {

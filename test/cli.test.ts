@@ -54,6 +54,40 @@ describe("audiolm CLI", () => {
     expect(relL2(audio, ref)).toBeLessThan(1e-5);
   });
 
+  it("encodes and decodes stereo with a segmented codec (EnCodec 48 kHz's way) like the reference", () => {
+    const dir = join(FIX, "encodec", "segmented");
+    const model = join(tmp.dir, "segmented.safetensors");
+    let r = run("convert", "encodec", join(dir, "model.th"), "-o", model);
+    expect(r.code, r.stderr).toBe(0);
+    const input = decodeNpy(readFileSync(join(dir, "input_0.npy"))).data as Float32Array; // [2, n]
+    const n = input.length / 2;
+    writeFileSync(join(tmp.dir, "st.wav"), encodeWav(input, 6000, { channels: 2 }));
+    r = run("codec", "encode", "st.wav", "-m", model, "-o", "st.npy", "--json");
+    expect(r.code, r.stderr).toBe(0);
+    const want = decodeNpy(readFileSync(join(dir, "codes_0_3.npy")));
+    expect(fractionEqual(npyToInt32(decodeNpy(readFileSync(join(tmp.dir, "st.npy")))), npyToInt32(want))).toBeGreaterThanOrEqual(0.999);
+    const segs = JSON.parse(readFileSync(join(tmp.dir, "st.segments.json"), "utf8")).segments;
+    expect(segs.map((g: { frames: number }) => g.frames)).toEqual([100, 100, 71]);
+
+    r = run("codec", "decode", "st.npy", "-m", model, "-o", "st-out.wav", "--length", String(n), "--json");
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ samples: n, channels: 2 });
+    const out = decodeWav(readFileSync(join(tmp.dir, "st-out.wav")), { channels: 2 });
+    expect(out.channels).toBe(2);
+    const ref = decodeNpy(readFileSync(join(dir, "decoded_0_3.npy"))).data as Float32Array; // [2, T]
+    const T = ref.length / 2;
+    const refCut = new Float32Array(2 * n);
+    refCut.set(ref.subarray(0, n), 0);
+    refCut.set(ref.subarray(T, T + n), n);
+    expect(relL2(out.samples, refCut)).toBeLessThan(1e-5);
+
+    // Without the segments file the decode says what it needs.
+    copyFileSync(join(tmp.dir, "st.npy"), join(tmp.dir, "lone.npy"));
+    r = run("codec", "decode", "lone.npy", "-m", model, "-o", "x.wav");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/lone\.segments\.json/);
+  });
+
   it("fails with a usage message (exit 2) or a coded error (exit 1), never a stack trace", () => {
     let r = run();
     expect(r.code).toBe(2);

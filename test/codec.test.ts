@@ -98,6 +98,72 @@ for (const cfg of CONFIGS) {
   }
 }
 
+// EnCodec 48 kHz's way (stereo, per-segment normalisation, overlapping segments), tiny: segments of
+// 600 samples every 540 (fixtures in test/fixtures/encodec/segmented, Meta's EncodecModel.encode/decode).
+for (const layout of LAYOUTS.slice(0, 2)) {
+  describe(`EnCodec segmented stereo from ${layout.what}`, () => {
+    const dir = join(FIXTURES, "segmented");
+    const segs = JSON.parse(readFileSync(join(dir, "segments.json"), "utf8")) as Record<string, { frames: number[]; scales: number[] }>;
+    let codec: Codec;
+    beforeAll(async () => {
+      const out = join(tmp.dir, `segmented-${layout.file}.safetensors`);
+      await convertEncodec(join(dir, layout.file), out, { configPath: join(dir, layout.config) });
+      codec = await Codec.load(out);
+    });
+    afterAll(() => codec?.dispose());
+
+    it("reports the reference's segment plan", () => {
+      expect([codec.channels, codec.segmentLength, codec.segmentStride, codec.normalize, codec.segmented]).toEqual([2, 600, 540, true, true]);
+    });
+
+    for (const item of [0, 1]) {
+      for (const nq of [2, 3]) {
+        it(`input ${item} at ${nq} levels: segment codes and scales equal the reference's; decode within 1e-5`, async () => {
+          const want = i32(join(dir, `codes_${item}_${nq}.npy`));
+          const ref = segs[`${item}_${nq}`]!;
+          const x = f32(join(dir, `input_${item}.npy`)); // [2, n] row-major = planar
+          const codes = await codec.encode(x, { quantizers: nq });
+          expect(codes.shape).toEqual([1, nq, want.shape[1]]);
+          expect(fractionEqual(codes.data, want.data)).toBeGreaterThanOrEqual(0.999);
+          expect(codes.segments![0]!.map((s) => s.frames)).toEqual(ref.frames);
+          codes.segments![0]!.forEach((s, j) => expect(Math.abs(s.scale / ref.scales[j]! - 1)).toBeLessThan(1e-6));
+          const segments = [ref.frames.map((frames, j) => ({ frames, scale: ref.scales[j]! }))];
+          const [audio] = await codec.decode({ data: want.data, shape: [1, nq, want.shape[1]], segments });
+          const dec = f32(join(dir, `decoded_${item}_${nq}.npy`));
+          expect(audio.length).toBe(dec.length);
+          expect(relL2(audio, dec)).toBeLessThan(1e-5);
+          // Trimmed to the input: each channel keeps its first n samples.
+          const [cut] = await codec.decode(codes, { lengths: [x.length / 2] });
+          const n = x.length / 2;
+          const T = dec.length / 2;
+          expect(cut.length).toBe(x.length);
+          expect(relL2(cut.subarray(n), audio.subarray(T, T + n))).toBeLessThan(1e-5);
+        });
+      }
+    }
+
+    it("rejects odd planar lengths and segments that do not fit the codes", async () => {
+      const x = f32(join(dir, "input_0.npy"));
+      await expect(codec.encode(x.subarray(1))).rejects.toThrow(/planar audio of 2 channels/);
+      const codes = await codec.encode(x);
+      const bad = codes.segments!.map((s) => s.map((g, j) => (j === 0 ? { ...g, frames: g.frames + 1 } : g)));
+      await expect(codec.decode({ ...codes, segments: bad })).rejects.toThrow(/codes\.segments\[0\]/);
+      await expect(codec.decode({ ...codes, segments: [[{ frames: codes.frames[0]!, scale: 0 }]] })).rejects.toThrow(/scale/);
+      await expect(codec.decode(codes)).resolves.toHaveLength(1); // still works
+    });
+  });
+}
+
+it("a stereo EnCodec converted without a config gets the 48 kHz model's segments", async () => {
+  const alone = join(tmp.dir, "stereo-alone.th"); // no config.json beside it
+  copyFileSync(join(FIXTURES, "segmented", "model.th"), alone);
+  const out = join(tmp.dir, "stereo-defaults.safetensors");
+  await convertEncodec(alone, out);
+  const codec = await Codec.load(out);
+  expect([codec.sampleRate, codec.segmentLength, codec.segmentStride, codec.normalize]).toEqual([48000, 48000, 47520, true]);
+  await codec.dispose();
+});
+
 describe("Codec error handling", () => {
   let codec: Codec;
   let path: string;

@@ -99,6 +99,8 @@ describe("model.json", () => {
     const ok = { codec, semantic: tf(K + 2), coarse: tf(K + 2 * C + 2), fine: tf(4 * C + 2) };
     checkComponents(m, ok);
     expect(modelError(() => checkComponents(m, { ...ok, codec: { ...codec, frameRate: 75 } })).message).toMatch(/acoustic\.rate/);
+    expect(modelError(() => checkComponents(m, { ...ok, codec: { ...codec, segmented: true } })).message).toMatch(/scaled segments/);
+    expect(modelError(() => checkComponents(m, { ...ok, codec: { ...codec, channels: 2 } })).message).toMatch(/mono codec/);
     expect(modelError(() => checkComponents(m, { ...ok, coarse: tf(100) })).message).toMatch(/coarse stage's vocabSize/);
     expect(modelError(() => checkComponents(m, { ...ok, fine: tf(4 * C + 2, { causal: false }) })).message).toMatch(/fine stage must be causal/);
     expect(modelError(() => checkComponents(m, { ...ok, semantic: tf(K + 2, { position: "learned", maxPositions: 32 }) })).message).toMatch(/positions/);

@@ -7,7 +7,8 @@
  *
  * Layer structure (ratios, residual units, LSTM depth, kernel sizes, codebooks) is read off the
  * tensor shapes; what the weights cannot say (sample rate, causality, padding mode, dilation
- * growth, bandwidths) comes from a config file, else from the 24 kHz model's published values.
+ * growth, bandwidths, segments and normalisation) comes from a config file, else from the published
+ * models' values (24 kHz for a mono codec, 48 kHz for a stereo one).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -39,6 +40,12 @@ export interface EncodecConfig {
   codebookDim: number;
   numQuantizers: number;
   targetBandwidths: number[];
+  /** Seconds per segment, 0 for none (EnCodec 48 kHz: 1). */
+  segment: number;
+  /** Overlap of consecutive segments, a fraction of their length (48 kHz: 0.01). */
+  overlap: number;
+  /** Scale each segment to unit RMS before encoding (48 kHz: true). */
+  normalize: boolean;
 }
 
 /** Settings the weights cannot tell; any of them may be overridden. */
@@ -49,6 +56,9 @@ export interface EncodecHyperParams {
   dilationBase?: number;
   trimRightRatio?: number;
   targetBandwidths?: number[];
+  segment?: number;
+  overlap?: number;
+  normalize?: boolean;
 }
 
 export interface ConvertEncodecOptions {
@@ -218,6 +228,13 @@ export function readEncodecHyperParams(json: Record<string, unknown>): EncodecHy
   if (trim !== undefined) out.trimRightRatio = Number(trim);
   const bws = pick("targetBandwidths", "target_bandwidths");
   if (Array.isArray(bws)) out.targetBandwidths = bws.map(Number);
+  // Segments: null (or absent) means none, in both the reference's and Hugging Face's configs.
+  const seg = pick("segment", "chunk_length_s", "chunkLengthS");
+  if (seg !== undefined) out.segment = seg === null ? 0 : Number(seg);
+  const overlap = pick("overlap");
+  if (overlap !== undefined && overlap !== null) out.overlap = Number(overlap);
+  const norm = pick("normalize", "audio_normalize");
+  if (norm !== undefined) out.normalize = Boolean(norm);
   return out;
 }
 
@@ -252,7 +269,16 @@ export async function convertEncodec(srcPath: string, outPath: string, opts: Con
     dilationBase: hyper.dilationBase ?? 2,
     trimRightRatio: hyper.trimRightRatio ?? 1,
     targetBandwidths: hyper.targetBandwidths ?? (stereo ? [3, 6, 12, 24] : [1.5, 3, 6, 12, 24]),
+    segment: hyper.segment ?? (stereo ? 1 : 0),
+    overlap: hyper.overlap ?? 0.01,
+    normalize: hyper.normalize ?? stereo,
   };
+  for (const [key, v, ok] of [
+    ["segment", config.segment, config.segment >= 0 && config.segment <= 3600],
+    ["overlap", config.overlap, config.overlap >= 0 && config.overlap < 1],
+  ] as const) {
+    if (!(Number.isFinite(v) && ok)) throw new AudioLMError("ERR_AUDIOLM_INVALID_ARGUMENT", `EnCodec ${key} ${v} is out of range (segment: 0 to 3600 s, overlap: [0, 1))`);
+  }
   await writeComponent(outPath, tensors, config, { source: basename(srcPath), dtype: opts.dtype ?? "F32" });
   return config;
 }

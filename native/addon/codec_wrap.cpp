@@ -154,6 +154,9 @@ Napi::Value NativeCodec::Config(const Napi::CallbackInfo& info) {
   o.Set("codebookSize", double(c.codebook_size));
   o.Set("numQuantizers", double(c.num_quantizers));
   o.Set("causal", c.causal);
+  o.Set("normalize", c.normalize);
+  o.Set("segmentLength", double(c.segment_length()));
+  o.Set("segmentStride", double(c.segment_stride()));
   Napi::Array bws = Napi::Array::New(env, c.target_bandwidths.size());
   for (size_t i = 0; i < c.target_bandwidths.size(); ++i) bws.Set(uint32_t(i), c.target_bandwidths[i]);
   o.Set("targetBandwidths", bws);

@@ -114,11 +114,13 @@ Tensor apply_conv(const CodecConv& c, const CodecConfig& cfg, const Tensor& x) {
     }
     int64_t keep = full_len - left - right;
     ALM_CHECK_ARG(keep > 0, "codec input too short for the transposed convolution");
+    // The reference normalises the whole transposed output, then trims it.
+    if (c.norm_weight.defined()) group_norm1(full, c.norm_weight, c.norm_bias);
     y = Tensor::empty({s.out_channels, keep});
     for (int64_t ch = 0; ch < s.out_channels; ++ch)
       std::copy(full.data() + ch * full_len + left, full.data() + ch * full_len + left + keep, y.data() + ch * keep);
   }
-  if (c.norm_weight.defined()) group_norm1(y, c.norm_weight, c.norm_bias);
+  if (c.norm_weight.defined() && !c.transposed) group_norm1(y, c.norm_weight, c.norm_bias);
   return y;
 }
 
@@ -162,6 +164,13 @@ int64_t CodecConfig::hop_length() const {
 
 double CodecConfig::frame_rate() const { return double(sample_rate) / double(hop_length()); }
 
+int64_t CodecConfig::segment_length() const { return static_cast<int64_t>(segment * double(sample_rate)); }
+
+int64_t CodecConfig::segment_stride() const {
+  int64_t len = segment_length();
+  return len > 0 ? std::max<int64_t>(1, static_cast<int64_t>((1.0 - overlap) * double(len))) : 0;
+}
+
 CodecConfig CodecConfig::from_json(const Json& j, const std::string& what) {
   CodecConfig c;
   std::string family = j.get_string("family", "");
@@ -187,6 +196,9 @@ CodecConfig CodecConfig::from_json(const Json& j, const std::string& what) {
   c.codebook_size = j.get_int("codebookSize", c.codebook_size);
   c.codebook_dim = j.get_int("codebookDim", c.dimension);
   c.num_quantizers = j.get_int("numQuantizers", c.num_quantizers);
+  c.segment = j.get_number("segment", c.segment);
+  c.overlap = j.get_number("overlap", c.overlap);
+  c.normalize = j.get_bool("normalize", c.normalize);
   if (const Json* bw = j.find("targetBandwidths"))
     for (auto& v : bw->array(what + " targetBandwidths")) c.target_bandwidths.push_back(v.number(what + " targetBandwidths"));
 
@@ -207,6 +219,10 @@ CodecConfig CodecConfig::from_json(const Json& j, const std::string& what) {
   if (c.norm != "weight_norm" && c.norm != "time_group_norm" && c.norm != "none")
     fail(ErrorKind::InvalidModel, what, ": norm must be weight_norm, time_group_norm or none, not '", c.norm, "'");
   if (!(c.trim_right_ratio >= 0 && c.trim_right_ratio <= 1)) fail(ErrorKind::InvalidModel, what, ": trimRightRatio must be in [0, 1]");
+  if (!(c.segment >= 0 && c.segment <= 3600)) fail(ErrorKind::InvalidModel, what, ": segment must be 0 (none) to 3600 seconds");
+  if (!(c.overlap >= 0 && c.overlap < 1)) fail(ErrorKind::InvalidModel, what, ": overlap must be in [0, 1)");
+  if (c.segment > 0 && c.segment_length() < c.hop_length())
+    fail(ErrorKind::InvalidModel, what, ": segment of ", c.segment_length(), " samples is shorter than one frame (", c.hop_length(), ")");
   check_positive(c.codebook_size, "codebookSize", what, 1 << 20);
   check_positive(c.num_quantizers, "numQuantizers", what, 1024);
   if (c.codebook_dim != c.dimension)

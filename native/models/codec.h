@@ -36,9 +36,17 @@ struct CodecConfig {
   float elu_alpha = 1.0f;
   int64_t codebook_size = 1024, codebook_dim = 128, num_quantizers = 32;
   std::vector<double> target_bandwidths;
+  // EnCodec 48 kHz: the waveform is cut into segments of `segment` seconds (0 = one segment) that
+  // overlap by `overlap` of their length, each scaled to unit RMS (`normalize`) before encoding.
+  // The engine's model runs one segment; the TypeScript Codec plans the segments.
+  double segment = 0.0;
+  double overlap = 0.01;
+  bool normalize = false;
 
   int64_t hop_length() const;
   double frame_rate() const;  // sample_rate / hop_length
+  int64_t segment_length() const;  // int(segment · sample_rate), 0 without segments
+  int64_t segment_stride() const;  // max(1, int((1 − overlap) · segment_length)), 0 without segments
   static CodecConfig from_json(const Json& j, const std::string& what);
 };
 
