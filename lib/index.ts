@@ -9,7 +9,7 @@
  * const [audio] = await codec.decode(codes);
  * ```
  */
-export { Codec, type CodecCodes, type DecodeOptions, type EncodeOptions } from "./codec.js";
+export { Codec, type CodecCodes, type CodecSegment, type DecodeOptions, type EncodeOptions } from "./codec.js";
 export { AudioLMError, type AudioLMErrorCode } from "./errors.js";
 export { type Device, type LoadOptions } from "./options.js";
 export { convertEncodec, type EncodecConfig, type ConvertEncodecOptions } from "./convert/encodec.js";
