@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// EnCodec 24 kHz encode/decode speed (seconds of audio per second) on this machine, beside
-// PyTorch eager on the same weights and input in the same run where PyTorch is installed.
+// EnCodec encode/decode speed (seconds of audio per second) on this machine, beside PyTorch eager
+// on the same weights and input in the same run where PyTorch is installed.
 //
-//   node bench/codec.mjs [--seconds 3] [--runs 5] [--encodec-src /tmp/encodec-ref] [--out bench/out]
+//   node bench/codec.mjs [--model 24|48] [--seconds 3] [--runs 5] [--encodec-src /tmp/encodec-ref] [--out bench/out]
+//
+// --model 48: the 48 kHz model (2.5 s of stereo, 1 s segments), made and checked against the
+// reference by scripts/encodec48-parity.sh; it needs PyTorch.
 //
 // With PyTorch (Debian's python3-torch at /usr/bin/python3) and a checkout of the reference
 // code, the model and input come from scripts/encodec-reference.py --make (random weights,
@@ -27,11 +30,16 @@ const { values: opt } = parseArgs({
     "encodec-src": { type: "string", default: "/tmp/encodec-ref" },
     out: { type: "string", default: join(root, "bench", "out") },
     python: { type: "string", default: "/usr/bin/python3" },
+    model: { type: "string", default: "24" },
   },
 });
+if (opt.model !== "24" && opt.model !== "48") throw new Error(`--model must be 24 or 48, not ${opt.model}`);
+const k48 = opt.model === "48";
 const seconds = Number(opt.seconds);
 const runs = Number(opt.runs);
-const dir = join(opt.out, `encodec24-${seconds}s`);
+const dir = join(opt.out, k48 ? "encodec48" : `encodec24-${seconds}s`);
+const rate = k48 ? 48000 : 24000;
+const thName = k48 ? "encodec_48khz_random.th" : "encodec_24khz_random.th";
 mkdirSync(dir, { recursive: true });
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -71,10 +79,21 @@ async function randomModel(path) {
 }
 
 const noTorch = havePytorch();
+if (k48 && noTorch) {
+  console.log(`EnCodec 48 kHz: skipped (${noTorch}; the 48 kHz model is made by PyTorch)`);
+  process.exit(0);
+}
 const component = join(dir, "codec.safetensors");
 let input;
-if (!noTorch) {
-  if (!existsSync(join(dir, "encodec_24khz_random.th"))) {
+if (k48) {
+  if (!existsSync(join(dir, thName))) {
+    const r = spawnSync("bash", [join(root, "scripts", "encodec48-parity.sh"), dir], { stdio: "inherit", env: { ...process.env, ENCODEC_SRC: opt["encodec-src"] } });
+    if (r.status !== 0) throw new Error("scripts/encodec48-parity.sh failed");
+  }
+  await convertEncodec(join(dir, thName), component);
+  input = decodeNpy(new Uint8Array(await (await import("node:fs/promises")).readFile(join(dir, "input.npy")))).data;
+} else if (!noTorch) {
+  if (!existsSync(join(dir, thName))) {
     const r = spawnSync(opt.python, [join(root, "scripts", "encodec-reference.py"), "--make", dir, "--seconds", String(seconds), "--encodec-src", opt["encodec-src"]], { stdio: "inherit" });
     if (r.status !== 0) throw new Error("scripts/encodec-reference.py --make failed");
   }
@@ -101,14 +120,15 @@ async function timeOurs() {
   return { encode: median(enc), decode: median(dec) };
 }
 function timeTorch() {
-  const r = spawnSync(opt.python, [join(root, "bench", "torch_codec.py"), "--model", join(dir, "encodec_24khz_random.th"), "--input", join(dir, "input.npy"),
-    "--bandwidth", "6", "--runs", String(runs), "--encodec-src", opt["encodec-src"]], { encoding: "utf8" });
+  const config = k48 ? ["--config", join(dir, "config.json")] : [];
+  const r = spawnSync(opt.python, [join(root, "bench", "torch_codec.py"), "--model", join(dir, thName), "--input", join(dir, "input.npy"),
+    "--bandwidth", "6", "--runs", String(runs), "--encodec-src", opt["encodec-src"], ...config], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`bench/torch_codec.py failed: ${r.stderr}`);
   const j = JSON.parse(r.stdout.trim().split("\n").pop());
   return { encode: j.encode_median_s ?? j.encode_seconds, decode: j.decode_median_s ?? j.decode_seconds, raw: j };
 }
 
-const audioSeconds = input.length / 24000;
+const audioSeconds = input.length / codec.channels / rate;
 const ours = [await timeOurs()];
 const torch = [];
 if (!noTorch) {
@@ -120,12 +140,12 @@ await codec.dispose();
 const pick = (xs, k) => median(xs.map((x) => x[k]));
 const info = nativeAddon().info();
 const result = {
-  bench: "codec", model: "EnCodec 24 kHz architecture, random weights", bandwidthKbps: 6, audioSeconds, threads: info.threads, cpuKernels: info.cpuKernels,
+  bench: "codec", model: `EnCodec ${opt.model} kHz architecture, random weights`, bandwidthKbps: 6, audioSeconds, threads: info.threads, cpuKernels: info.cpuKernels,
   ours: { encodeSeconds: pick(ours, "encode"), decodeSeconds: pick(ours, "decode"), encodeRealtime: audioSeconds / pick(ours, "encode"), decodeRealtime: audioSeconds / pick(ours, "decode") },
   pytorch: noTorch ? { skipped: noTorch } : { encodeSeconds: pick(torch, "encode"), decodeSeconds: pick(torch, "decode"), encodeRealtime: audioSeconds / pick(torch, "encode"), decodeRealtime: audioSeconds / pick(torch, "decode") },
 };
 if (!noTorch) result.ratio = { encode: result.pytorch.encodeSeconds / result.ours.encodeSeconds, decode: result.pytorch.decodeSeconds / result.ours.decodeSeconds };
-console.log(`\nEnCodec 24 kHz, ${audioSeconds.toFixed(1)} s input, 6 kbps, ${info.threads} threads (${info.cpuKernels})`);
+console.log(`\nEnCodec ${opt.model} kHz, ${audioSeconds.toFixed(1)} s input${k48 ? " (stereo)" : ""}, 6 kbps, ${info.threads} threads (${info.cpuKernels})`);
 console.log("engine        encode (s audio / s)   decode (s audio / s)");
 console.log(`audiolm-node  ${result.ours.encodeRealtime.toFixed(1).padStart(20)}   ${result.ours.decodeRealtime.toFixed(1).padStart(20)}`);
 if (noTorch) console.log(`PyTorch eager: skipped (${noTorch})`);
@@ -133,5 +153,5 @@ else {
   console.log(`PyTorch eager ${result.pytorch.encodeRealtime.toFixed(1).padStart(20)}   ${result.pytorch.decodeRealtime.toFixed(1).padStart(20)}`);
   console.log(`ratio (ours / PyTorch speed): encode ${result.ratio.encode.toFixed(2)}x, decode ${result.ratio.decode.toFixed(2)}x`);
 }
-writeFileSync(join(opt.out, "codec.json"), JSON.stringify(result, null, 2));
+writeFileSync(join(opt.out, k48 ? "codec48.json" : "codec.json"), JSON.stringify(result, null, 2));
 console.log(JSON.stringify(result));

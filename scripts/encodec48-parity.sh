@@ -20,6 +20,13 @@ er = importlib.util.module_from_spec(spec); spec.loader.exec_module(er)
 encodec = er.import_encodec(src)
 torch.manual_seed(0); torch.set_num_threads(1)
 m = encodec.model.EncodecModel.encodec_model_48khz(pretrained=False)
+# The same model spelled out in the reference's argument names (bench/torch_codec.py --config).
+cfg = dict(er.reference_24khz_config(), name="encodec_48khz", sample_rate=48000, channels=2, causal=False,
+           norm="time_group_norm", normalize=True, segment=1.0, overlap=0.01, target_bandwidths=[3.0, 6.0, 12.0, 24.0], n_q=16)
+twin = er.build_model(encodec, cfg)
+assert {k: v.shape for k, v in twin.state_dict().items()} == {k: v.shape for k, v in m.state_dict().items()}
+with open(f"{out}/config.json", "w") as f:
+    json.dump(cfg, f, indent=1)
 er.randomize_parameters(m, 5)
 sr, n = 48000, 120000
 x = np.stack([er.synth_signal(n, sr, 11), 0.3 * er.synth_signal(n, sr, 12)]).astype(np.float32)
