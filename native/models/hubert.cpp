@@ -182,9 +182,7 @@ std::unique_ptr<HubertModel> HubertModel::load(std::shared_ptr<WeightsFile> file
   return m;
 }
 
-Tensor HubertModel::extract_features(const float* wav, int64_t len) const {
-  const int64_t rf = cfg_.receptive_field();
-  ALM_CHECK_ARG(len >= rf, "HuBERT needs at least ", rf, " samples (one frame) but the waveform has ", len);
+Tensor HubertModel::conv_stack(const float* wav, int64_t len, const ChannelStats* stats) const {
   Tensor x = Tensor::view(const_cast<float*>(wav), {1, len}, nullptr);
   for (size_t i = 0; i < conv_shapes_.size(); ++i) {
     const Conv1dShape& s = conv_shapes_[i];
@@ -192,7 +190,19 @@ Tensor HubertModel::extract_features(const float* wav, int64_t len) const {
     Tensor y = Tensor::empty({C, T});
     conv1d(s, x.data(), x.dim(1), conv_w_[i].data(), conv_b_[i].defined() ? conv_b_[i].data() : nullptr, y.data());
     if (cfg_.feat_extract_norm == "group") {
-      if (i == 0) group_norm(y.data(), C, T, C, conv_norm_[0].w.data(), conv_norm_[0].b.data(), kConvNormEps, y.data());
+      if (i == 0 && stats) {
+        const float* w = conv_norm_[0].w.data();
+        const float* b = conv_norm_[0].b.data();
+        parallel_for(C, 1, [&](int64_t c0, int64_t c1) {
+          for (int64_t c = c0; c < c1; ++c) {
+            const float m = stats->mean[size_t(c)], sc = stats->rstd[size_t(c)] * w[c], o = b[c];
+            float* yc = y.data() + c * T;
+            for (int64_t t = 0; t < T; ++t) yc[t] = (yc[t] - m) * sc + o;
+          }
+        });
+      } else if (i == 0) {
+        group_norm(y.data(), C, T, C, conv_norm_[0].w.data(), conv_norm_[0].b.data(), kConvNormEps, y.data());
+      }
     } else {
       // LayerNorm over channels, per time step: rows of the transposed signal.
       Tensor rows = transposed(y);
@@ -203,6 +213,61 @@ Tensor HubertModel::extract_features(const float* wav, int64_t len) const {
     x = y;
   }
   return transposed(x);
+}
+
+HubertModel::ChannelStats HubertModel::first_layer_stats(const float* wav, int64_t len, int64_t chunk_frames) const {
+  // Chunks of the first layer's output, each from the samples it sees; per channel, the chunks'
+  // means and sums of squared deviations are merged (Chan et al.), all in double.
+  const Conv1dShape& s = conv_shapes_[0];
+  const int64_t C = s.out_channels, T = conv1d_out_len(s, len);
+  std::vector<double> mean(size_t(C), 0.0), m2(size_t(C), 0.0);
+  int64_t seen = 0;
+  for (int64_t t0 = 0; t0 < T; t0 += chunk_frames) {
+    const int64_t n = std::min(chunk_frames, T - t0);
+    const int64_t a = t0 * s.stride, span = (n - 1) * s.stride + s.kernel;
+    Tensor y = Tensor::empty({C, n});
+    conv1d(s, wav + a, span, conv_w_[0].data(), conv_b_[0].defined() ? conv_b_[0].data() : nullptr, y.data());
+    parallel_for(C, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        const float* yc = y.data() + c * n;
+        double sum = 0;
+        for (int64_t t = 0; t < n; ++t) sum += yc[t];
+        const double cm = sum / double(n);
+        double cm2 = 0;
+        for (int64_t t = 0; t < n; ++t) cm2 += (yc[t] - cm) * (yc[t] - cm);
+        const double delta = cm - mean[size_t(c)], total = double(seen + n);
+        mean[size_t(c)] += delta * double(n) / total;
+        m2[size_t(c)] += cm2 + delta * delta * double(seen) * double(n) / total;
+      }
+    });
+    seen += n;
+  }
+  ChannelStats st;
+  for (int64_t c = 0; c < C; ++c) {
+    st.mean.push_back(float(mean[size_t(c)]));
+    st.rstd.push_back(float(1.0 / std::sqrt(m2[size_t(c)] / double(T) + double(kConvNormEps))));
+  }
+  return st;
+}
+
+Tensor HubertModel::extract_features(const float* wav, int64_t len, int64_t block_frames) const {
+  const int64_t rf = cfg_.receptive_field();
+  ALM_CHECK_ARG(len >= rf, "HuBERT needs at least ", rf, " samples (one frame) but the waveform has ", len);
+  ALM_CHECK_ARG(block_frames >= 1, "feature block of ", block_frames, " frames");
+  const int64_t F = cfg_.frames_for(len), hop = cfg_.hop();
+  if (F <= block_frames) return conv_stack(wav, len, nullptr);
+  ChannelStats stats;
+  const bool group = cfg_.feat_extract_norm == "group";
+  if (group) stats = first_layer_stats(wav, len, block_frames * hop / conv_shapes_[0].stride);
+  const int64_t C = conv_shapes_.back().out_channels;
+  Tensor out = Tensor::empty({F, C});
+  for (int64_t f0 = 0; f0 < F; f0 += block_frames) {
+    const int64_t n = std::min(block_frames, F - f0);
+    Tensor y = conv_stack(wav + f0 * hop, (n - 1) * hop + rf, group ? &stats : nullptr);
+    ALM_ASSERT(y.dim(0) == n && y.dim(1) == C);
+    std::copy(y.data(), y.data() + n * C, out.data() + f0 * C);
+  }
+  return out;
 }
 
 void HubertModel::encoder_layer(const HubertLayer& L, Tensor& h) const {

@@ -78,12 +78,24 @@ class HubertModel {
   // 0..layer. The waveform must hold at least receptive_field() samples; it is not checked for
   // finiteness here (the tokenizer does that).
   Tensor forward(const float* wav, int64_t len, int64_t layer, std::vector<Tensor>* all = nullptr) const;
-  // The conv feature extractor's output [frames, conv_dim.back()] (after its last GELU).
-  Tensor extract_features(const float* wav, int64_t len) const;
+  // The conv feature extractor's output [frames, conv_dim.back()] (after its last GELU). Inputs of
+  // more than `block_frames` frames are run a block of frames at a time, each from the samples it
+  // sees (the convolutions are unpadded), so memory follows the block, not the input: the first
+  // layer's group norm statistics come from a streamed first pass over the whole input.
+  Tensor extract_features(const float* wav, int64_t len, int64_t block_frames = kFeatureBlockFrames) const;
+  // Frames per block of extract_features (10 s at 50 frames/s: ~65 MB of first-layer output).
+  static constexpr int64_t kFeatureBlockFrames = 500;
 
  private:
   HubertModel() = default;
   void encoder_layer(const HubertLayer& L, Tensor& h) const;
+  // Per channel of the first conv layer's output over the whole waveform: mean and 1/sqrt(var + eps).
+  struct ChannelStats {
+    std::vector<float> mean, rstd;
+  };
+  ChannelStats first_layer_stats(const float* wav, int64_t len, int64_t chunk_frames) const;
+  // The conv stack on one span of samples; the first layer's group norm uses `stats` when given.
+  Tensor conv_stack(const float* wav, int64_t len, const ChannelStats* stats) const;
 
   HubertConfig cfg_;
   std::shared_ptr<WeightsFile> file_;

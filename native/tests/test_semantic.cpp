@@ -273,6 +273,28 @@ TEST(hubert_hidden_states_match_reference_at_every_layer) {
   }
 }
 
+TEST(hubert_features_in_blocks_match_one_pass) {
+  // Long inputs run the conv stack a block of frames at a time, with the first layer's group norm
+  // statistics from a streamed pass: blocks of 1, 3 and 7 frames against the whole input at once.
+  auto tok = SemanticTokenizer::load(hubert_component("blocks.safetensors", 1, 1));
+  const HubertModel* h = tok->hubert();
+  for (int i : kInputs) {
+    auto wav = f32(idx("input", i));
+    const int64_t n = int64_t(wav.size());
+    Tensor whole = h->extract_features(wav.data(), n, 1 << 30);
+    if (i == 0) EXPECT(whole.dim(0) > 7);
+    for (int64_t block : {1, 3, 7}) {
+      if (block >= whole.dim(0)) continue;  // one block: the one-pass path itself
+      Tensor part = h->extract_features(wav.data(), n, block);
+      EXPECT(part.dim(0) == whole.dim(0) && part.dim(1) == whole.dim(1));
+      double err = 0;
+      expect_close(part, std::vector<float>(whole.data(), whole.data() + whole.numel()), "blocks of " + std::to_string(block), &err);
+      EXPECT_MSG(err < 1e-5, "blocks of " + std::to_string(block) + ": relative L2 " + std::to_string(err));
+      std::printf("     input %d, blocks of %lld frames: rel L2 %.2e against one pass\n", i, (long long)block, err);
+    }
+  }
+}
+
 TEST(hubert_tokens_match_sklearn_labels) {
   // The converter's layout: layer 2 clustered, layers past 2 not stored.
   for (auto [km, labels] : {std::pair<std::string, std::string>{"kmeans_centroids.npy", "labels"},
