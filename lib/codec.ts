@@ -12,8 +12,7 @@ import type { NativeCodec, NativeCodecConfig } from "./addon-types.js";
 import { AudioLMError, invalidArgument } from "./errors.js";
 import { native, rethrow } from "./native.js";
 import { type LoadOptions, resolveLoadOptions } from "./options.js";
-import { checkWaveforms } from "./audio-input.js";
-import { resample } from "./resample.js";
+import { checkWaveforms, planarSpan } from "./audio-input.js";
 
 /** One segment of an item of a segmented codec: its code frames and the volume it was divided by. */
 export interface CodecSegment {
@@ -129,26 +128,10 @@ export class Codec {
     return this.#native;
   }
 
-  /** Checked waveforms at the codec's rate: planar, a whole number of samples per channel. */
-  #inputs(wav: Float32Array | Float32Array[], fromRate: number | undefined): Float32Array[] {
-    const ch = this.channels;
-    const items = checkWaveforms(wav, ch > 1 ? undefined : fromRate, this.sampleRate);
-    return items.map((x, i) => {
-      const name = Array.isArray(wav) ? `wav[${i}]` : "wav";
-      if (x.length % ch !== 0) invalidArgument(name, `planar audio of ${ch} channels (a length divisible by ${ch})`, x);
-      if (ch === 1 || fromRate === undefined || fromRate === this.sampleRate) return x;
-      const n = x.length / ch;
-      const parts = Array.from({ length: ch }, (_, c) => resample(x.subarray(c * n, (c + 1) * n), fromRate, this.sampleRate));
-      const out = new Float32Array(parts[0]!.length * ch);
-      parts.forEach((p, c) => out.set(p, c * p.length));
-      return out;
-    });
-  }
-
   /** Encodes one waveform or a batch (Float32Array in [-1, 1], planar when multi-channel) to codes [B, Q, T]. */
   async encode(wav: Float32Array | Float32Array[], opts: EncodeOptions = {}): Promise<CodecCodes> {
     const handle = this.#handle();
-    const inputs = this.#inputs(wav, opts.sampleRate);
+    const inputs = checkWaveforms(wav, opts.sampleRate, this.sampleRate, this.channels);
     const levels = this.#levels(opts);
     const plan = this.segmented ? inputs.map((x) => this.#cut(x)) : inputs.map((x) => [{ audio: x, scale: 1 }]);
     let res: { codes: Int32Array[]; frames: number[] };
@@ -197,8 +180,7 @@ export class Codec {
     const out: Array<{ audio: Float32Array; scale: number }> = [];
     for (let off = 0; off < n; off += stride) {
       const m = Math.min(len, n - off);
-      const audio = new Float32Array(ch * m);
-      for (let c = 0; c < ch; c++) audio.set(x.subarray(c * n + off, c * n + off + m), c * m);
+      let audio = planarSpan(x, ch, off, off + m);
       let scale = 1;
       if (this.normalize) {
         let sum = 0;
@@ -209,7 +191,7 @@ export class Codec {
           sum += mono * mono;
         }
         scale = Math.fround(1e-8 + Math.sqrt(sum / m));
-        for (let i = 0; i < audio.length; i++) audio[i] = audio[i]! / scale;
+        audio = audio.map((v) => v / scale);
       }
       out.push({ audio, scale });
     }
@@ -273,14 +255,7 @@ export class Codec {
     }
     if (opts.lengths) {
       const ch = this.channels;
-      out = out.map((w, i) => {
-        const n = w.length / ch;
-        const keep = Math.min(n, opts.lengths![i]!);
-        if (ch === 1 || keep === n) return w.subarray(0, keep);
-        const cut = new Float32Array(keep * ch);
-        for (let c = 0; c < ch; c++) cut.set(w.subarray(c * n, c * n + keep), c * keep);
-        return cut;
-      });
+      out = out.map((w, i) => planarSpan(w, ch, 0, Math.min(w.length / ch, opts.lengths![i]!)));
     }
     return out;
   }
@@ -294,21 +269,19 @@ export class Codec {
       const name = `codes.segments[${b}]`;
       if (!Array.isArray(segs) || segs.length === 0) invalidArgument(name, "a non-empty array of { frames, scale }", segs);
       if (segs.length > 1 && this.segmentLength === 0) invalidArgument(name, "one segment (this codec normalises whole waveforms)", segs);
+      // Overlap-add needs every segment to reach the next one and none longer than the first.
+      const hop = this.hopLength;
       let sum = 0;
       segs.forEach((sg, j) => {
         const ok = sg && Number.isInteger(sg.frames) && sg.frames >= 1 && typeof sg.scale === "number" && Number.isFinite(sg.scale) && sg.scale > 0;
         if (!ok) invalidArgument(`${name}[${j}]`, "{ frames: a positive integer, scale: a positive finite number }", sg);
-        sum += sg.frames;
-      });
-      if (sum !== frames[b]) invalidArgument(name, `segments of ${frames[b]} frames in all (the item's frames)`, sum);
-      // Overlap-add needs every segment to reach the next one and none longer than the first.
-      const hop = this.hopLength;
-      segs.forEach((sg, j) => {
         if (j > 0 && sg.frames > segs[0]!.frames) invalidArgument(`${name}[${j}].frames`, `at most the first segment's ${segs[0]!.frames}`, sg.frames);
         if (j + 1 < segs.length && sg.frames * hop < this.segmentStride) {
           invalidArgument(`${name}[${j}].frames`, `at least ${Math.ceil(this.segmentStride / hop)} (segments start every ${this.segmentStride} samples)`, sg.frames);
         }
+        sum += sg.frames;
       });
+      if (sum !== frames[b]) invalidArgument(name, `segments of ${frames[b]} frames in all (the item's frames)`, sum);
       return segs;
     });
   }
@@ -333,10 +306,10 @@ export class Codec {
     const wsum = new Float64Array(total);
     parts.forEach((p, j) => {
       const off = j * stride;
-      const n = Math.min(lens[j]!, len0);
+      const n = lens[j]!; // at most len0: #segmentsOf and encode() keep later segments no longer than the first
       for (let i = 0; i < n; i++) wsum[off + i] += weight[i]!;
       for (let c = 0; c < ch; c++) {
-        for (let i = 0; i < n; i++) acc[c * total + off + i] += weight[i]! * scales[j]! * p[c * lens[j]! + i]!;
+        for (let i = 0; i < n; i++) acc[c * total + off + i] += weight[i]! * scales[j]! * p[c * n + i]!;
       }
     });
     const out = new Float32Array(total * ch);

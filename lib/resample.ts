@@ -196,3 +196,16 @@ function resampleInterpolated(
   }
   return y;
 }
+
+/**
+ * Planar audio (`channels` equal blocks, channel 0's samples first) with each channel resampled on
+ * its own; planar again. One channel is {@link resample} itself.
+ */
+export function resamplePlanar(x: Float32Array, channels: number, fromRate: number, toRate: number): Float32Array {
+  if (channels === 1) return resample(x, fromRate, toRate);
+  const n = x.length / channels;
+  const parts = Array.from({ length: channels }, (_, c) => resample(x.subarray(c * n, (c + 1) * n), fromRate, toRate));
+  const out = new Float32Array(parts[0]!.length * channels);
+  parts.forEach((q, c) => out.set(q, c * q.length));
+  return out;
+}

@@ -231,16 +231,20 @@ export function loadTorchCheckpointSync(path: string, options: TorchCheckpointOp
   if (typeof path !== "string" || path.length === 0) {
     throw new AudioLMError("ERR_AUDIOLM_INVALID_ARGUMENT", `Expected a file path for path but received ${typeof path}`);
   }
-  return parseCheckpointFile(path, options);
+  if (isZipFile(path)) return parseZipFile(path, options);
+  return parseCheckpoint(readFileFully(path), options.source ?? path, options, 0);
+}
+
+function isZipFile(path: string): boolean {
+  return looksLikeZip(readFileHead(path, 4));
 }
 
 /**
  * A zip checkpoint (torch ≥ 1.6) is read on demand, so it may be larger than a Buffer can hold and
  * storages that are never used (optimizer state) are never read; older formats are read whole.
  */
-function parseCheckpointFile(path: string, options: TorchCheckpointOptions): unknown {
+function parseZipFile(path: string, options: TorchCheckpointOptions): unknown {
   const source = options.source ?? path;
-  if (!looksLikeZip(readFileHead(path, 4))) return parseCheckpoint(readFileFully(path), source, options, 0);
   return parseZipCheckpoint(openZipFile(path, { source }), source, options, 0);
 }
 
@@ -252,7 +256,7 @@ export async function loadTorchCheckpoint(path: string, options: TorchCheckpoint
   if (typeof path !== "string" || path.length === 0) {
     throw new AudioLMError("ERR_AUDIOLM_INVALID_ARGUMENT", `Expected a file path for path but received ${typeof path}`);
   }
-  if (looksLikeZip(readFileHead(path, 4))) return parseCheckpointFile(path, options);
+  if (isZipFile(path)) return parseZipFile(path, options);
   return parseCheckpoint(await readFileFullyAsync(path), options.source ?? path, options, 0);
 }
 

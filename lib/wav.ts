@@ -11,7 +11,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import wavefile from "wavefile";
 import { AudioLMError, describe, invalidArgument } from "./errors.js";
-import { resample } from "./resample.js";
+import { resamplePlanar } from "./resample.js";
 
 /** Decoded audio: mono samples in [-1, 1] (floats may exceed it) and their rate. */
 export interface WavAudio {
@@ -231,19 +231,15 @@ function decodeWavImpl(bytes: Uint8Array, source: string, targetRate: number | u
     if (!keep) out[f] = channels === 1 ? acc : acc * inv;
   }
 
-  // Planar channels: as read, or the mono signal copied to each; each resampled on its own.
-  const n = frames;
-  let parts: Float32Array[] = keep ? Array.from({ length: want }, (_, c) => out.subarray(c * n, (c + 1) * n)) : [out];
-  let rate = sampleRate;
-  if (targetRate !== undefined && targetRate !== sampleRate) {
-    parts = parts.map((x) => resample(x, sampleRate, targetRate));
-    rate = targetRate;
-  }
-  let samples: Float32Array = parts[0]!;
-  if (want > 1) {
-    const m = parts[0]!.length;
-    samples = new Float32Array(m * want);
-    for (let c = 0; c < want; c++) samples.set(parts[keep ? c : 0]!, c * m);
+  // Planar channels as read, each resampled on its own; or the (resampled) mono signal copied to each.
+  const resampling = targetRate !== undefined && targetRate !== sampleRate;
+  const rate = resampling ? targetRate : sampleRate;
+  const read = keep ? want : 1;
+  let samples = resampling ? resamplePlanar(out, read, sampleRate, targetRate) : out;
+  if (want > read) {
+    const mono = samples;
+    samples = new Float32Array(mono.length * want);
+    for (let c = 0; c < want; c++) samples.set(mono, c * mono.length);
   }
   return { samples, sampleRate: rate, channels, duration: samples.length / want / rate };
 }

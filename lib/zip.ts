@@ -94,6 +94,24 @@ function readAt(fd: number, path: string, offset: number, length: number): Buffe
   return out;
 }
 
+/** `fn` on a descriptor of `path`, closed afterwards; open and read failures become ERR_AUDIOLM_IO. */
+function withFile<T>(path: string, fn: (fd: number) => T): T {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, "r");
+  } catch (err) {
+    throw ioError(path, "open", err);
+  }
+  try {
+    return fn(fd);
+  } catch (err) {
+    if (err instanceof AudioLMError) throw err;
+    throw ioError(path, "read", err);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /**
  * A file read on demand. The descriptor given at construction serves until {@link close}; later reads
  * (lazily loaded tensors) open the file again, and fail with ERR_AUDIOLM_IO if its size changed.
@@ -118,19 +136,11 @@ class FileSource implements ByteSource {
 
   read(offset: number, length: number): Buffer {
     if (this.#fd !== null) return readAt(this.#fd, this.path, offset, length);
-    let fd: number;
-    try {
-      fd = fs.openSync(this.path, "r");
-    } catch (err) {
-      throw ioError(this.path, "open", err);
-    }
-    try {
+    return withFile(this.path, (fd) => {
       const size = fs.fstatSync(fd).size;
       if (size !== this.size) throw new AudioLMError("ERR_AUDIOLM_IO", `${this.path} changed while in use (${this.size} bytes when opened, ${size} now)`);
       return readAt(fd, this.path, offset, length);
-    } finally {
-      fs.closeSync(fd);
-    }
+    });
   }
 
   close(): void {
@@ -371,42 +381,18 @@ function openZipSource(src: ByteSource, options: OpenZipOptions): ZipArchive {
  * fs.readFileSync, up to `buffer.constants.MAX_LENGTH`). I/O failures → ERR_AUDIOLM_IO.
  */
 export function readFileFully(path: string): Buffer {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, "r");
-  } catch (err) {
-    throw new AudioLMError("ERR_AUDIOLM_IO", `Could not open ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
+  return withFile(path, (fd) => {
     const size = fs.fstatSync(fd).size;
     if (size > bufferConstants.MAX_LENGTH) {
       throw new AudioLMError("ERR_AUDIOLM_UNSUPPORTED", `${path} is ${size} bytes, larger than the ${bufferConstants.MAX_LENGTH} bytes a Buffer can hold`);
     }
     return readAt(fd, path, 0, size);
-  } catch (err) {
-    if (err instanceof AudioLMError) throw err;
-    throw ioError(path, "read", err);
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }
 
 /** The first `n` bytes of a file (fewer when it is shorter). I/O failures → ERR_AUDIOLM_IO. */
 export function readFileHead(path: string, n: number): Buffer {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, "r");
-  } catch (err) {
-    throw ioError(path, "open", err);
-  }
-  try {
-    return readAt(fd, path, 0, Math.min(n, fs.fstatSync(fd).size));
-  } catch (err) {
-    if (err instanceof AudioLMError) throw err;
-    throw ioError(path, "read", err);
-  } finally {
-    fs.closeSync(fd);
-  }
+  return withFile(path, (fd) => readAt(fd, path, 0, Math.min(n, fs.fstatSync(fd).size)));
 }
 
 /** Async {@link readFileFully}. */
