@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Bark small-size stages on this machine beside suno's reference in PyTorch eager, same run:
-// semantic tokens/s (256 + 256 + 1 merged context, then KV-cached steps), coarse tokens/s (the
+// semantic tokens/s (256 + 256 + 1 merged context, then KV-cached steps; by the native sampling
+// loop, and by the step loop that generateSemantic's default min_eos_p stop takes, which samples in
+// JavaScript from each step's logits; PyTorch's figure is its one loop), coarse tokens/s (the
 // sliding-window run for --coarse-seconds of audio, KV-cached) and the fine stage's seconds for
 // one 1024-frame window (codebooks 2..7), with the ratios (ours / PyTorch speed).
 //
@@ -103,7 +105,7 @@ const semOpts = { history, temperature: 0.7, topK: 1, minEosP: null, seed: 1 };
 const coarseOpts = { temperature: 0.7, topK: 1, seed: 1 };
 
 const info = nativeAddon().info();
-const ours = { semantic: [], coarse: [], fine: [] }, torch = { semantic: [], coarse: [], fine: [] };
+const ours = { semantic: [], semanticStep: [], coarse: [], fine: [] }, torch = { semantic: [], coarse: [], fine: [] };
 let outs = {}, ref = {};
 async function timeOurs(warm) {
   if (warm) { // pages the weights in and starts the pool
@@ -115,6 +117,10 @@ async function timeOurs(warm) {
     outs.semantic = await model.generateSemantic(text, { ...semOpts, maxSteps: semSteps });
     ours.semantic.push((performance.now() - t) / 1000);
     if (outs.semantic.length !== semSteps) throw new Error(`our semantic stage stopped after ${outs.semantic.length} of ${semSteps} tokens`);
+    t = performance.now(); // minEosP 1 is never reached: the default route's loop, for all the steps
+    const stepped = await model.generateSemantic(text, { ...semOpts, minEosP: 1, maxSteps: semSteps });
+    ours.semanticStep.push((performance.now() - t) / 1000);
+    if (stepped.some((v, i) => v !== outs.semantic[i])) throw new Error("the step loop and the native loop chose different tokens");
     t = performance.now();
     outs.coarse = await model.generateCoarse(semIn, coarseOpts);
     ours.coarse.push((performance.now() - t) / 1000);
@@ -151,11 +157,12 @@ const coarseTokens = outs.coarse.data.length;
 if (coarseTokens !== ref.coarse.tokens) throw new Error(`coarse token counts differ: ours ${coarseTokens}, PyTorch ${ref.coarse.tokens}`);
 const fig = (x) => ({
   semanticSeconds: median(x.semantic), semanticTokensPerS: semSteps / median(x.semantic),
+  ...(x.semanticStep ? { semanticStepTokensPerS: semSteps / median(x.semanticStep) } : {}),
   coarseSeconds: median(x.coarse), coarseTokensPerS: coarseTokens / median(x.coarse),
   fineSeconds: median(x.fine),
 });
 const o = fig(ours), p = fig(torch);
-const ratio = { semantic: o.semanticTokensPerS / p.semanticTokensPerS, coarse: o.coarseTokensPerS / p.coarseTokensPerS, fine: p.fineSeconds / o.fineSeconds };
+const ratio = { semantic: o.semanticTokensPerS / p.semanticTokensPerS, semanticStep: o.semanticStepTokensPerS / p.semanticTokensPerS, coarse: o.coarseTokensPerS / p.coarseTokensPerS, fine: p.fineSeconds / o.fineSeconds };
 const result = {
   bench: "bark", model: "Bark small architecture (12 layers, 12 heads, width 768), random weights, F32",
   semanticSteps: semSteps, semanticContext: 513, coarseSeconds, coarseTokens, coarseFrames: coarseTokens / 2, fineFrames,
@@ -168,6 +175,7 @@ console.log(`\nBark small (12 × 768, 12 heads, random weights, F32), ${info.thr
 const row = (label, a, b, r, g) => console.log(`${label.padEnd(52)}${a.padStart(13)}${b.padStart(10)}${(r.toFixed(2) + "x").padStart(8)}${((100 * g).toFixed(1) + "%").padStart(9)}`);
 console.log(`${"stage".padEnd(52)}${"audiolm-node".padStart(13)}${"PyTorch".padStart(10)}${"ratio".padStart(8)}${"agree".padStart(9)}`);
 row(`semantic tokens/s (513 context + ${semSteps} steps, KV cache)`, o.semanticTokensPerS.toFixed(1), p.semanticTokensPerS.toFixed(1), ratio.semantic, agree.semantic);
+row(`  the same through the min_eos_p step loop`, o.semanticStepTokensPerS.toFixed(1), p.semanticTokensPerS.toFixed(1), ratio.semanticStep, agree.semantic);
 row(`coarse tokens/s (${coarseSeconds} s: ${coarseTokens} tokens, KV cache)`, o.coarseTokensPerS.toFixed(1), p.coarseTokensPerS.toFixed(1), ratio.coarse, agree.coarse);
 row(`fine seconds (${fineFrames} frames, codebooks 2..7)`, o.fineSeconds.toFixed(2), p.fineSeconds.toFixed(2), ratio.fine, agree.fine);
 console.log("ratio = ours / PyTorch speed (> 1: audiolm-node faster)");

@@ -67,6 +67,8 @@ export interface NativeGenerateRequest {
 export interface NativeSession {
   prefill(prompts: Int32Array[], contexts?: Float32Array[]): Promise<void>;
   generate(req: NativeGenerateRequest): Promise<{ tokens: Int32Array[]; stopped: boolean[] }>;
+  extend(tokens: Int32Array[]): Promise<void>;
+  nextLogits(): Float32Array[];
   lengths(): number[];
   abort(): void;
   dispose(): void;

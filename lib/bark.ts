@@ -6,9 +6,10 @@
  * stopping rules), so that with deterministic sampling the tokens match the reference's.
  *
  * Cost notes: the semantic stage with `minEosP` (the reference's default 0.2) needs the EOS
- * probability of every step, which our native sampling loop does not report, so it runs one full
- * forward (no KV cache, as the reference does by default) per generated token and samples in
- * TypeScript; with `minEosP: null` it runs natively with a KV cache. The coarse stage runs one KV-
+ * probability of every step, which our native sampling loop does not report, and the reference
+ * takes top-p before top-k on the untempered probabilities, where our native sampler takes it
+ * after; so these runs sample each token here from the session's next-token logits (KV-cached,
+ * `extend`/`nextLogits`). With `minEosP: null` and no top-p, the native loop runs. The coarse stage runs one KV-
  * cached session per sliding window (the reference recomputes the window each step; same logits).
  * The fine stage runs one non-causal pass per predicted codebook and 1024-frame window.
  */
@@ -24,109 +25,8 @@ import { counterUniform, deriveSeed } from "./stages.js";
 import { Transformer } from "./transformer.js";
 import { WordPieceTokenizer, normalizeBarkText } from "./wordpiece.js";
 
-/** Bark's generation constants as written to bark.json. */
-export interface BarkConstants {
-  semanticVocabSize: number;
-  semanticPadToken: number;
-  semanticInferToken: number;
-  textEncodingOffset: number;
-  textPadToken: number;
-  codebookSize: number;
-  nCoarseCodebooks: number;
-  nFineCodebooks: number;
-  coarseSemanticPadToken: number;
-  coarseInferToken: number;
-  semanticRateHz: number;
-  coarseRateHz: number;
-  fineCodesGiven: number;
-  sampleRate?: number;
-}
-
-/** Codes of one item, codebook-major: `data[q * T + t]`, shape [codebooks, frames]. */
-export interface BarkCodes {
-  data: Int32Array;
-  shape: [codebooks: number, frames: number];
-}
-
-/** A voice (history prompt): Bark's .npz with semantic_prompt, coarse_prompt, fine_prompt. */
-export interface BarkVoice {
-  semantic: Int32Array;
-  coarse: BarkCodes;
-  fine: BarkCodes;
-}
-
-export interface BarkSamplingOptions {
-  /** Softmax temperature (default 0.7); 0 = argmax. */
-  temperature?: number;
-  /** Keep the k most likely tokens (0/undefined = off). */
-  topK?: number;
-  /** Nucleus sampling threshold (1/undefined = off). */
-  topP?: number;
-  /** Seed of the sampler (default random). */
-  seed?: number;
-}
-
-export interface SemanticOptions extends BarkSamplingOptions {
-  /** The voice's semantic_prompt (its last 256 tokens are used). */
-  history?: Int32Array;
-  /**
-   * Stop once the EOS probability reaches this (default 0.2, as the reference); null = only
-   * stop on a sampled EOS (runs the native KV-cached loop).
-   */
-  minEosP?: number | null;
-  /** At most this many tokens (default 768, the reference's n_tot_steps). */
-  maxSteps?: number;
-  /**
-   * Take the most probable token instead of drawing one; the probabilities (and so `minEosP`)
-   * still come from temperature, topK and topP.
-   */
-  greedy?: boolean;
-}
-
-export interface CoarseOptions extends BarkSamplingOptions {
-  history?: { semantic: Int32Array; coarse: BarkCodes };
-  /** Coarse tokens of history per window, 60…630 (default 630). */
-  maxCoarseHistory?: number;
-  /** Tokens per window (default 60). */
-  slidingWindowLen?: number;
-}
-
-export interface FineOptions {
-  /** The voice's fine_prompt (its last 512 frames are used). */
-  history?: BarkCodes;
-  /** Softmax temperature (default 0.5); null or 0 = argmax. */
-  temperature?: number | null;
-  seed?: number;
-}
-
-export interface BarkGenerateOptions {
-  /**
-   * The text to speak, tokenised with the model's vocab.txt (whitespace normalised as Bark does;
-   * at most 256 tokens are read, as the reference). An array generates one result per text, one
-   * after another (text i uses seed + i). Give `text` or `textTokens`.
-   */
-  text?: string | string[];
-  /** Text token ids (Bark's BERT WordPiece ids, before TEXT_ENCODING_OFFSET), instead of `text`. */
-  textTokens?: Int32Array;
-  /** A voice: path to Bark's .npz, or a loaded one. */
-  voice?: string | BarkVoice;
-  seed?: number;
-  semantic?: Omit<SemanticOptions, "history" | "seed">;
-  coarse?: Omit<CoarseOptions, "history" | "seed">;
-  fine?: Omit<FineOptions, "history" | "seed">;
-}
-
-export interface BarkGenerateResult {
-  /** The text ids the semantic stage read (those of `text`, or `textTokens`). */
-  textTokens: Int32Array;
-  semantic: Int32Array;
-  coarse: BarkCodes;
-  /** All codebooks [nFineCodebooks, T]. */
-  codes: BarkCodes;
-  /** Decoded audio when the model has a codec. */
-  audio?: Float32Array;
-  sampleRate?: number;
-}
+export type * from "./bark-types.js";
+import type { BarkCodes, BarkConstants, BarkGenerateOptions, BarkGenerateResult, BarkSamplingOptions, BarkVoice, CoarseOptions, FineOptions, SemanticOptions } from "./bark-types.js";
 
 const CONSTANT_KEYS: (keyof BarkConstants)[] = [
   "semanticVocabSize", "semanticPadToken", "semanticInferToken", "textEncodingOffset", "textPadToken", "codebookSize",
@@ -373,7 +273,9 @@ export class BarkModel {
     prompt[2 * TEXT_CONTEXT] = c.semanticInferToken;
     prompt[2 * TEXT_CONTEXT + 1] = -1;
 
-    if (minEosP === null && !opts.greedy) {
+    // The native sampler filters top-k first and top-p on the tempered weights; the reference
+    // filters top-p on the untempered softmax first. They agree without top-p.
+    if (minEosP === null && !opts.greedy && s.topP === 1) {
       const session = this.semantic.session({ batch: 1, capacity: Math.min(positions, TEXT_CONTEXT + 1 + maxSteps) });
       try {
         await session.prefill([prompt]);
@@ -390,26 +292,25 @@ export class BarkModel {
         session.dispose();
       }
     }
-    // step by step: one full forward per token (the EOS probability is needed each step)
+    // token by token, sampled here (the EOS probability is needed each step), with the KV cache
     const V = c.semanticVocabSize;
     const out: number[] = [];
-    let rows = prompt;
-    for (let n = 0; n < maxSteps; n++) {
-      const [logits] = await this.semantic.logits([rows]);
-      const O = this.semantic.config.outputSize;
-      const last = logits.subarray(logits.length - O);
-      const rel = new Float64Array(V + 1);
-      for (let i = 0; i < V; i++) rel[i] = last[i];
-      rel[V] = last[c.semanticPadToken];
-      const p = barkProbs(rel, s.temperature, s.topK, s.topP);
-      const pick = opts.greedy || s.temperature === 0 ? argmax(p) : draw(p, counterUniform(s.seed, n));
-      if (pick === V || (minEosP !== null && p[V] >= minEosP)) break;
-      out.push(pick);
-      const next = new Int32Array(rows.length + 2);
-      next.set(rows);
-      next[rows.length] = pick;
-      next[rows.length + 1] = -1;
-      rows = next;
+    const session = this.semantic.session({ batch: 1, capacity: Math.min(positions, TEXT_CONTEXT + 1 + maxSteps) });
+    try {
+      await session.prefill([prompt]);
+      for (let n = 0; n < maxSteps; n++) {
+        const last = session.nextLogits()[0];
+        const rel = new Float64Array(V + 1);
+        for (let i = 0; i < V; i++) rel[i] = last[i];
+        rel[V] = last[c.semanticPadToken];
+        const p = barkProbs(rel, s.temperature, s.topK, s.topP);
+        const pick = opts.greedy || s.temperature === 0 ? argmax(p) : draw(p, counterUniform(s.seed, n));
+        if (pick === V || (minEosP !== null && p[V] >= minEosP)) break;
+        out.push(pick);
+        if (n + 1 < maxSteps) await session.extend([Int32Array.of(pick, -1)]);
+      }
+    } finally {
+      session.dispose();
     }
     return Int32Array.from(out);
   }
@@ -472,22 +373,34 @@ export class BarkModel {
       const session = this.coarse.session({ batch: 1, capacity: prompt.length + steps });
       try {
         await session.prefill([Int32Array.from(prompt)]);
-        const r = await session.generate({
-          steps,
-          seeds: [deriveSeed(s.seed, w)],
-          sampling: { temperature: s.temperature, topK: s.topK, topP: s.topP },
-          ranges: {
-            period: 2,
-            ranges: [
-              { lo: SV, hi: SV + CB },
-              { lo: SV + CB, hi: SV + 2 * CB },
-            ],
-            origin: [prompt.length - (step % 2)],
-          },
-        });
-        const toks = r.tokens[0];
-        if (toks.length !== steps) throw new AudioLMError("ERR_AUDIOLM_INTERNAL", `coarse window ${w} gave ${toks.length} of ${steps} tokens`);
-        for (const t of toks) coarse.push(t);
+        if (s.topP < 1) {
+          // the reference's filter order (see generateSemantic), sampled here token by token
+          const wseed = deriveSeed(s.seed, w);
+          for (let i = 0; i < steps; i++) {
+            const lo = SV + ((step + i) % 2) * CB;
+            const p = barkProbs(Float64Array.from(session.nextLogits()[0].subarray(lo, lo + CB)), s.temperature, s.topK, s.topP);
+            const pick = lo + (s.temperature === 0 ? argmax(p) : draw(p, counterUniform(wseed, i)));
+            coarse.push(pick);
+            if (i + 1 < steps) await session.extend([Int32Array.of(pick)]);
+          }
+        } else {
+          const r = await session.generate({
+            steps,
+            seeds: [deriveSeed(s.seed, w)],
+            sampling: { temperature: s.temperature, topK: s.topK, topP: s.topP },
+            ranges: {
+              period: 2,
+              ranges: [
+                { lo: SV, hi: SV + CB },
+                { lo: SV + CB, hi: SV + 2 * CB },
+              ],
+              origin: [prompt.length - (step % 2)],
+            },
+          });
+          const toks = r.tokens[0];
+          if (toks.length !== steps) throw new AudioLMError("ERR_AUDIOLM_INTERNAL", `coarse window ${w} gave ${toks.length} of ${steps} tokens`);
+          for (const t of toks) coarse.push(t);
+        }
       } finally {
         session.dispose();
       }

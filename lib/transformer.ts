@@ -13,11 +13,11 @@ export type * from "./transformer-types.js";
 
 const asyncDispose: symbol = (Symbol as unknown as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("nodejs.asyncDispose");
 
-function checkRows<T extends Int32Array | Float32Array>(rows: unknown, kind: new (n: number) => T, name: string): T[] {
+function checkRows<T extends Int32Array | Float32Array>(rows: unknown, kind: new (n: number) => T, name: string, emptyOk = false): T[] {
   if (!Array.isArray(rows) || rows.length === 0) invalidArgument(name, `a non-empty array of ${kind.name}`, rows);
   rows.forEach((r, i) => {
     if (!(r instanceof kind)) invalidArgument(`${name}[${i}]`, `a ${kind.name}`, r);
-    if ((r as T).length === 0) invalidArgument(`${name}[${i}]`, `a non-empty ${kind.name}`, r);
+    if ((r as T).length === 0 && !emptyOk) invalidArgument(`${name}[${i}]`, `a non-empty ${kind.name}`, r);
   });
   return rows as T[];
 }
@@ -185,6 +185,31 @@ export class TransformerSession {
     }
     try {
       return await h.generate(req);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /**
+   * Appends tokens to rows without resetting them (an empty array leaves its row alone), with
+   * the KV cache: for sampling loops that pick tokens themselves from nextLogits(). Causal models
+   * only. Each row's tokens are [n × inputCodebooks] (-1: codebook not given).
+   */
+  async extend(tokens: Int32Array[]): Promise<void> {
+    const h = this.#handle();
+    checkRows(tokens, Int32Array, "tokens", true);
+    if (tokens.length !== this.batch) invalidArgument("tokens", `${this.batch} rows (the session's batch)`, tokens);
+    try {
+      await h.extend(tokens);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /** Per row: the logits [outputSize] of its next token (after the last prefill, extend or generate). */
+  nextLogits(): Float32Array[] {
+    try {
+      return this.#handle().nextLogits();
     } catch (err) {
       rethrow(err);
     }

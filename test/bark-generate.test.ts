@@ -12,6 +12,7 @@ import { BarkModel, type BarkCodes, readBarkVoice } from "../lib/bark.js";
 import { convertBark } from "../lib/convert/bark.js";
 import { AudioLMError } from "../lib/errors.js";
 import { type NpyArray, npyToInt32, readNpz } from "../lib/npy.js";
+import { counterUniform, deriveSeed } from "../lib/stages.js";
 import { tempDir } from "./helpers.js";
 
 const FIXTURES = join(import.meta.dirname, "fixtures", "bark_generation");
@@ -141,6 +142,71 @@ describe("Bark generation", () => {
     }
     writeFileSync(join(bare, "vocab.txt"), Array.from({ length: 41 }, (_, i) => (i === 1 ? "[UNK]" : `w${i}`)).join("\n") + "\n");
     await err(BarkModel.load(bare), /41 tokens but the semantic model reads 40 text ids/);
+  });
+
+  it("top-p acts on the untempered softmax before top-k and the temperature, as the reference's", async () => {
+    const c = model.constants;
+    const sem = ids("s1_semantic").subarray(0, 12);
+    const opts = { temperature: 0.8, topK: 6, topP: 0.4, seed: 7 };
+    const got = await model.generateCoarse(sem, opts);
+    expect(got.shape).toEqual([2, 18]); // one window of 36 tokens
+    // suno's order, written out: nucleus over the sorted softmax (a token goes when the mass before
+    // it exceeds top_p; the first stays), then top-k, then softmax(logits / temperature)
+    const filtered = (l: number[], order: "reference" | "native") => {
+      let keep = l.map(() => true);
+      const nucleus = (w: number[]) => {
+        const idx = w.map((_, i) => i).sort((a, b) => w[b] - w[a] || a - b);
+        const z = idx.reduce((acc, i) => acc + Math.exp(w[i] - w[idx[0]]), 0);
+        let before = 0;
+        idx.forEach((i, j) => {
+          if (j > 0 && before > opts.topP) keep[i] = false;
+          before += Math.exp(w[i] - w[idx[0]]) / z;
+        });
+      };
+      const topk = () => {
+        const kept = l.filter((_, i) => keep[i]).sort((a, b) => b - a);
+        if (kept.length > opts.topK) keep = keep.map((k, i) => k && l[i] >= kept[opts.topK - 1]);
+      };
+      if (order === "reference") {
+        nucleus(l);
+        topk();
+      } else {
+        topk();
+        nucleus(l.map((v, i) => (keep[i] ? v / opts.temperature : -Infinity)));
+      }
+      const e = l.map((v, i) => (keep[i] ? Math.exp((v - Math.max(...l)) / opts.temperature) : 0));
+      const z = e.reduce((a, b) => a + b, 0);
+      return e.map((v) => v / z);
+    };
+    const prompt: number[] = [];
+    for (let i = 0; i < 256; i++) prompt.push(i < sem.length ? sem[i] : c.coarseSemanticPadToken);
+    prompt.push(c.coarseInferToken);
+    const O = model.coarse.config.outputSize;
+    const toks: number[] = [];
+    let supportsDiffer = 0;
+    for (let i = 0; i < 36; i++) {
+      const [all] = await model.coarse.logits([Int32Array.from([...prompt, ...toks])]);
+      const lo = c.semanticVocabSize + (i % 2) * c.codebookSize;
+      const l = Array.from(all.subarray(all.length - O + lo, all.length - O + lo + c.codebookSize));
+      const p = filtered(l, "reference");
+      if (filtered(l, "native").some((q, j) => (q > 0) !== (p[j] > 0))) supportsDiffer++;
+      const u = counterUniform(deriveSeed(opts.seed, 0), i);
+      let cum = 0;
+      let pick = p.findIndex((q) => (cum += q) > u);
+      if (pick < 0) pick = p.findLastIndex((q) => q > 0);
+      toks.push(lo + pick);
+    }
+    expect(supportsDiffer).toBeGreaterThan(0); // the two orders keep different tokens in this run
+    const want = Array.from({ length: 36 }, (_, k) => {
+      const [q, t] = [Math.floor(k / 18), k % 18];
+      return toks[2 * t + q] - c.semanticVocabSize - q * c.codebookSize;
+    });
+    expect(Array.from(got.data)).toEqual(want);
+    // the semantic stage: with top-p, minEosP null runs the same loop as minEosP 1 (never reached)
+    const a = await model.generateSemantic(ids("s1_text"), { seed: 3, topP: 0.5, topK: 8, temperature: 1.2, minEosP: null, maxSteps: 20 });
+    const b = await model.generateSemantic(ids("s1_text"), { seed: 3, topP: 0.5, topK: 8, temperature: 1.2, minEosP: 1, maxSteps: 20 });
+    expect(a.length).toBeGreaterThan(0);
+    expect(Array.from(a)).toEqual(Array.from(b));
   });
 
   it("seeded sampling is reproducible", async () => {

@@ -198,6 +198,57 @@ describe("AudioLM.generate", () => {
     }
   });
 
+  it("extends rows with the KV cache: nextLogits equal the full forward's last logits", async () => {
+    const coarse = await Transformer.load(join(dirs.big, "coarse.safetensors"));
+    const V = coarse.config.outputSize;
+    const session = coarse.session({ batch: 2, capacity: 40 });
+    try {
+      const rows = [semanticTokens(12, 5), semanticTokens(7, 6)];
+      await session.prefill(rows.map((r) => r.slice()));
+      const check = async () => {
+        const full = await coarse.logits(rows);
+        const next = session.nextLogits();
+        rows.forEach((r, i) => {
+          expect(next[i].length).toBe(V);
+          // f32 cached attention against one pass over the whole row: ~1e-6 relative
+          expect(relL2(next[i], full[i].subarray((r.length - 1) * V))).toBeLessThan(1e-5);
+        });
+      };
+      await check();
+      // row 0 gains three tokens, row 1 none, then both one
+      const more = [Int32Array.of(3, 17, 9), new Int32Array(0)];
+      await session.extend(more);
+      rows[0] = Int32Array.from([...rows[0], ...more[0]]);
+      await check();
+      await session.extend([Int32Array.of(21), Int32Array.of(4)]);
+      rows[0] = Int32Array.from([...rows[0], 21]);
+      rows[1] = Int32Array.from([...rows[1], 4]);
+      await check();
+      expect(session.lengths()).toEqual([16, 8]);
+
+      const err = async (p: Promise<unknown>, re: RegExp) => expect((await rejection(p)).message).toMatch(re);
+      await err(session.extend([Int32Array.of(1)]), /2 rows/);
+      await err(session.extend([Int32Array.of(V + 1000), new Int32Array(0)]), /token|range|vocab/i);
+      await err(session.extend([new Int32Array(30), new Int32Array(0)]), /positions but the session holds 40/);
+      const p = session.extend([Int32Array.of(1), Int32Array.of(1)]);
+      expect(() => session.nextLogits()).toThrow(/busy/);
+      await p;
+    } finally {
+      session.dispose();
+    }
+    expect(() => session.nextLogits()).toThrow(/disposed/);
+    const fine = await Transformer.load(join(dirs.nc, "fine.safetensors"));
+    const fs = fine.session({ batch: 1, capacity: 8 });
+    try {
+      await fs.prefill([new Int32Array(fine.config.inputCodebooks * 2).fill(1)]);
+      await expect(fs.extend([new Int32Array(fine.config.inputCodebooks).fill(1)])).rejects.toThrow(/causal/);
+    } finally {
+      fs.dispose();
+      await fine.dispose();
+      await coarse.dispose();
+    }
+  });
+
   it("works without a fine stage", async () => {
     const dir = join(tmp.dir, "nofine");
     await makeRandomModel(dir, { noFine: true, seed: 5 });

@@ -96,6 +96,17 @@ class PrefillWorker : public SessionWorker {
   std::unique_ptr<std::vector<std::vector<float>>> ctx_;
 };
 
+class ExtendWorker : public SessionWorker {
+ public:
+  ExtendWorker(Napi::Env env, std::shared_ptr<SessionState> st, std::vector<std::vector<int32_t>> tokens)
+      : SessionWorker(env, std::move(st)), tokens_(std::move(tokens)) {}
+  void Run() override { st_->session->extend(tokens_); }
+  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
+
+ private:
+  std::vector<std::vector<int32_t>> tokens_;
+};
+
 class GenerateWorker : public SessionWorker {
  public:
   GenerateWorker(Napi::Env env, std::shared_ptr<SessionState> st, alm::TransformerSession::GenerateRequest req)
@@ -232,6 +243,7 @@ Napi::Value NativeTransformer::Dispose(const Napi::CallbackInfo& info) {
 Napi::Function NativeSession::Define(Napi::Env env) {
   return DefineClass(env, "NativeSession",
                      {InstanceMethod<&NativeSession::Prefill>("prefill"), InstanceMethod<&NativeSession::Generate>("generate"),
+                      InstanceMethod<&NativeSession::Extend>("extend"), InstanceMethod<&NativeSession::NextLogits>("nextLogits"),
                       InstanceMethod<&NativeSession::Lengths>("lengths"), InstanceMethod<&NativeSession::Abort>("abort"),
                       InstanceMethod<&NativeSession::Dispose>("dispose")});
 }
@@ -320,6 +332,33 @@ Napi::Value NativeSession::Generate(const Napi::CallbackInfo& info) {
   auto p = w->promise();
   w->Queue();
   return p;
+}
+
+Napi::Value NativeSession::Extend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto st = state(env);
+  auto tokens = copy_int_arrays(env, info[0], "tokens");
+  claim(env, *st);
+  auto* w = new ExtendWorker(env, st, std::move(tokens));
+  auto p = w->promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value NativeSession::NextLogits(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto st = state(env);
+  if (st->busy.load()) throw make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT", "this session is busy with another call");
+  const alm::TransformerSession& s = *st->session;
+  const auto& all = s.last_logits();
+  const size_t V = all.size() / size_t(s.batch());
+  Napi::Array arr = Napi::Array::New(env, size_t(s.batch()));
+  for (size_t r = 0; r < size_t(s.batch()); ++r) {
+    auto a = Napi::Float32Array::New(env, V);
+    std::copy(all.begin() + int64_t(r * V), all.begin() + int64_t((r + 1) * V), a.Data());
+    arr.Set(uint32_t(r), a);
+  }
+  return arr;
 }
 
 Napi::Value NativeSession::Lengths(const Napi::CallbackInfo& info) {

@@ -44,6 +44,8 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
   std::shared_ptr<SessionState> state(Napi::Env env) const;
   Napi::Value Prefill(const Napi::CallbackInfo& info);
   Napi::Value Generate(const Napi::CallbackInfo& info);
+  Napi::Value Extend(const Napi::CallbackInfo& info);
+  Napi::Value NextLogits(const Napi::CallbackInfo& info);
   Napi::Value Lengths(const Napi::CallbackInfo& info);
   Napi::Value Abort(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);

@@ -121,6 +121,7 @@ std::vector<std::vector<float>> TransformerSession::prefill_all(const std::vecto
 void TransformerSession::extend(const std::vector<std::vector<int32_t>>& tokens) {
   const TransformerModel& m = *model_;
   const TransformerConfig& c = m.config();
+  ALM_CHECK_ARG(c.causal, "extending rows one step at a time needs a causal model");
   ALM_CHECK_ARG(int64_t(tokens.size()) == batch_, "expected ", batch_, " rows of tokens but got ", tokens.size());
   std::vector<int64_t> rows, counts, pos;
   std::vector<int32_t> flat;
