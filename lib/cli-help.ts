@@ -145,11 +145,12 @@ FineTransformer, the plain-residual layout of releases before 2.4.0; the trainer
 file or a bare state dict) → one transformer component. Checkpoints carry no hyper-parameters:
 CONFIG.json gives them with their constructor names in camelCase, e.g.
 {"stage": "semantic", "dim": 1024, "depth": 6, "heads": 8, "dimHead": 64,
- "numSemanticTokens": 500, "addValueResidual": false}
+ "numSemanticTokens": 500}
 (coarse/fine also codebookSize, numCoarseQuantizers, numFineQuantizers; maxPositions, default
-2048, bounds the precomputed relative-position bias). Refused: conditioning (hasCondition),
-value-residual learning with depth > 1 (addValueResidual, their default since 2.2.0), and the
-coarse/fine stages' relative-position biases (rel_pos_bias=True).
+2048, bounds the precomputed relative-position bias; addValueResidual, default true as theirs
+since 2.2.0: set it false for a checkpoint trained without value-residual learning). Refused:
+conditioning (hasCondition) and the coarse/fine stages' relative-position biases
+(rel_pos_bias=True).
   --config PATH         the hyper-parameters (required)
   --dtype F32|F16|BF16  storage dtype (default F32)
   --json                print the written config and token layout as JSON`,

@@ -48,6 +48,7 @@ export interface TransformerConfig {
   inputCodebooks: number;
   sharedInputEmbedding: boolean;
   outputHeads: number;
+  valueResidual: boolean;
   [key: string]: unknown;
 }
 

@@ -75,6 +75,37 @@ describe("audiolm-pytorch checkpoints", () => {
     }
   });
 
+  it("semantic depth 3 with value-residual learning: logits and KV-cached greedy tokens match", async () => {
+    const m = await load("semantic", "semantic_vr.pt", "semantic_vr.json");
+    const plainPath = join(tmp.dir, "semantic-vr-off.safetensors");
+    await convertAudiolmPytorch(join(FIX, "semantic_vr.pt"), plainPath, { ...cfgOf("semantic_vr.json"), addValueResidual: false });
+    const plain = await Transformer.load(plainPath);
+    try {
+      expect(m.config.valueResidual).toBe(true);
+      const prompt = Int32Array.from([51, ...i32("semantic_ids.npy")]);
+      const want = f32("semantic_vr_logits.npy").data;
+      const [logits] = await m.logits([prompt]);
+      const err = relL2(logits, want);
+      console.log(`audiolm-pytorch semantic (depth 3, value residual) logits relative L2 ${err.toExponential(2)}`);
+      expect(err).toBeLessThan(1e-4);
+      // the same weights without the mixing are far off: the fixture tests it
+      expect(relL2((await plain.logits([prompt]))[0], want)).toBeGreaterThan(0.1);
+      // one position at a time through the KV cache (later layers mix with layer 0's cached values)
+      const s = m.session({ batch: 1, capacity: 40 });
+      try {
+        await s.prefill([prompt.subarray(0, 5)]);
+        for (let i = 5; i < prompt.length; i++) await s.extend([prompt.subarray(i, i + 1)]);
+        expect(relL2(s.nextLogits()[0], want.subarray(want.length - 51))).toBeLessThan(1e-4);
+        const r = await s.generate({ steps: 8, seeds: [0], sampling: { temperature: 0 } });
+        expect([...r.tokens[0]]).toEqual([...i32("semantic_vr_greedy.npy")]);
+      } finally {
+        s.dispose();
+      }
+    } finally {
+      await Promise.all([m.dispose(), plain.dispose()]);
+    }
+  });
+
   it("coarse (rel_pos_bias=False): semantic and per-quantizer coarse logits through the offsets", async () => {
     const cfg = cfgOf("coarse.json");
     const lay = audiolmPytorchLayout(cfg);
@@ -133,7 +164,7 @@ describe("audiolm-pytorch checkpoints", () => {
   const sem = () => cfgOf("semantic.json");
 
   it("rejects what our transformer cannot express, and bad configs, with AudioLMError", async () => {
-    await rejects(convertAudiolmPytorch(join(FIX, "semantic.pt"), out(), { ...sem(), addValueResidual: true }), "ERR_AUDIOLM_INVALID_ARGUMENT", /value-residual/);
+    await rejects(convertAudiolmPytorch(join(FIX, "semantic.pt"), out(), { ...sem(), addValueResidual: "yes" as unknown as boolean }), "ERR_AUDIOLM_INVALID_ARGUMENT", /addValueResidual must be a boolean/);
     await rejects(convertAudiolmPytorch(join(FIX, "semantic.pt"), out(), { ...sem(), hasCondition: true }), "ERR_AUDIOLM_INVALID_ARGUMENT", /null key\/value/);
     await rejects(convertAudiolmPytorch(join(FIX, "semantic.pt"), out(), { ...sem(), stage: "acoustic" }), "ERR_AUDIOLM_INVALID_ARGUMENT", /stage/);
     await rejects(convertAudiolmPytorch(join(FIX, "semantic.pt"), out(), { ...sem(), numSemanticTokens: undefined }), "ERR_AUDIOLM_INVALID_ARGUMENT", /numSemanticTokens/);

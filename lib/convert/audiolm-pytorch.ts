@@ -20,8 +20,11 @@
  * rows, and the stages' logits become one output head with per-kind offsets (see
  * `AUDIOLM_PYTORCH_TOKENS` below and the converter's result `layout`).
  *
+ * Value-residual learning (`add_value_residual`, their default since 2.2.0: every layer after the
+ * first averages its self-attention values with the first layer's) becomes `valueResidual`. The
+ * flag is not in their checkpoints: a checkpoint trained without it needs `addValueResidual: false`.
+ *
  * Not expressible in our transformer (refused with an AudioLMError rather than converted wrongly):
- * value-residual learning (`add_value_residual`, their default since 2.2.0) with depth > 1;
  * cross-attention / prefix conditioning (`has_condition`: their cross-attention has a learned
  * null key/value and a context LayerNorm); the coarse stage's relative-position bias (the MLP
  * bias is replaced by `cross_attn_bias` between the semantic and coarse segments, not a
@@ -122,11 +125,6 @@ export function readAudiolmPytorchConfig(src: string | AudiolmPytorchConfig): Re
   if (c.hasCondition === true || c.audioTextCondition === true) {
     badConfig(
       "hasCondition: their cross-attention (a learned null key/value prepended to the context, and a per-layer context LayerNorm) and prefix conditioning cannot be expressed by our transformer; only unconditioned stages convert",
-    );
-  }
-  if (out.addValueResidual && out.depth > 1) {
-    badConfig(
-      "addValueResidual is true (their default since 2.2.0) with depth > 1: value-residual learning (later layers' values averaged with the first layer's) cannot be expressed by our transformer. Set addValueResidual: false only if the checkpoint was trained without it (before 2.2.0, or add_value_residual=False)",
     );
   }
   return out;
@@ -370,6 +368,7 @@ export async function convertAudiolmPytorch(
     inputCodebooks: 1,
     outputHeads: 1,
     tieEmbeddings: false,
+    valueResidual: cfg.addValueResidual && L > 1,
   };
   await writeComponent(outPath, out, written, { source: basename(srcPath), dtype: opts.dtype ?? "F32" });
   return { config: written, layout };

@@ -102,6 +102,7 @@ TransformerConfig TransformerConfig::from_json(const Json& j, const std::string&
   check_range(c.output_heads, 1, 256, "outputHeads", what);
   c.shared_input_embedding = j.get_bool("sharedInputEmbedding", false);
   c.tie_embeddings = j.get_bool("tieEmbeddings", false);
+  c.value_residual = j.get_bool("valueResidual", false);
   if (c.tie_embeddings && c.output_size != c.vocab_size)
     fail(ErrorKind::InvalidModel, what, ": tieEmbeddings needs outputSize == vocabSize");
   return c;
@@ -225,7 +226,14 @@ void TransformerModel::attention_sublayer(TransformerSession& s, const Attention
     }
     for (size_t i = 0; i < rows.size(); ++i) {
       std::copy(k.begin() + offsets[i] * kvd, k.begin() + (offsets[i] + counts[i]) * kvd, s.k_at(layer, rows[i]) + starts[i] * kvd);
-      std::copy(v.begin() + offsets[i] * kvd, v.begin() + (offsets[i] + counts[i]) * kvd, s.v_at(layer, rows[i]) + starts[i] * kvd);
+      float* vc = s.v_at(layer, rows[i]) + starts[i] * kvd;
+      const float* vi = v.data() + offsets[i] * kvd;
+      if (c.value_residual && layer > 0) {  // layer 0 cached its own values for these positions already
+        const float* v0 = s.v_at(0, rows[i]) + starts[i] * kvd;
+        for (int64_t e = 0; e < counts[i] * kvd; ++e) vc[e] = 0.5f * (vi[e] + v0[e]);
+      } else {
+        std::copy(vi, vi + counts[i] * kvd, vc);
+      }
     }
   }
   AttentionShape shape;

@@ -37,6 +37,9 @@ struct TransformerConfig {
   int64_t input_codebooks = 1, output_heads = 1;
   bool shared_input_embedding = false;  // every codebook reads tok_emb.weight (Bark's merged context)
   bool tie_embeddings = false;
+  // Self-attention values of layers after the first are 0.5 * (own + first layer's, same
+  // position) before attending and caching (audiolm-pytorch's value-residual learning).
+  bool value_residual = false;
 
   static TransformerConfig from_json(const Json& j, const std::string& what);
 };
