@@ -2,6 +2,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { expect } from "vitest";
+
+import { AudioLMError } from "../lib/errors.js";
 
 /** Relative L2 error ‖a − b‖ / ‖b‖. */
 export function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -28,4 +31,15 @@ export function fractionEqual(a: ArrayLike<number>, b: ArrayLike<number>): numbe
 export function tempDir(prefix = "audiolm-test-"): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The AudioLMError that `fn` throws or rejects with (fails the test if it throws nothing or something else). */
+export async function errorOf(fn: () => unknown): Promise<AudioLMError> {
+  try {
+    await fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(AudioLMError);
+    return err as AudioLMError;
+  }
+  throw new Error("expected an AudioLMError, nothing was thrown");
 }
