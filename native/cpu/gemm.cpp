@@ -14,16 +14,12 @@
 
 #include "core/error.h"
 #include "core/threadpool.h"
-
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define ALM_X86_SIMD 1
-#include <immintrin.h>
-#define ALM_AVX2 __attribute__((target("avx2,fma")))
-#define ALM_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma")))
-#endif
+#include "cpu/gemm_internal.h"
 
 namespace alm {
 namespace {
+
+using namespace gemm_detail;
 
 // Tile of the AVX2 and portable micro-kernels (MR x NR) and the AVX-512 one (MR512 x NR512);
 // the packing follows the kernel in use. MC is a multiple of both MRs.
@@ -34,8 +30,6 @@ constexpr int NR512 = 32;
 constexpr int64_t KC = 256;
 constexpr int64_t MC = 168;
 constexpr int64_t NC = 4080;
-// A side this small goes to the unpacked path.
-constexpr int64_t kSkinny = 4;
 
 // 0: portable, 1: AVX2 + FMA, 2: AVX-512F (with VL and DQ). GCC's __builtin_cpu_supports also
 // checks that the OS saves the wider registers (XCR0), so a "yes" is safe to act on.
@@ -87,12 +81,6 @@ class ScratchBuffer {
   size_t cap_ = 0;
 };
 thread_local ScratchBuffer t_packed_a, t_packed_b;
-
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-inline void store_scaled(float* c, float acc, float alpha, float beta) {
-  *c = beta == 0.f ? alpha * acc : alpha * acc + beta * *c;
-}
 
 // ---- packing -------------------------------------------------------------------------------
 
@@ -285,13 +273,6 @@ KernelSpec pick_micro_kernel() {
 
 // ---- packed path ---------------------------------------------------------------------------
 
-// fn(0, n) on this thread, or spread over the pool.
-template <typename Fn>
-void maybe_parallel(bool parallel, int64_t n, int64_t grain, const Fn& fn) {
-  if (parallel) parallel_for(n, grain, fn);
-  else fn(0, n);
-}
-
 // When the packed A fits in L2 (up to 2 MiB; few rows: transformer projections at short sequence
 // lengths, conv chunks) all of A is packed once, up front, and each task packs its B panels just
 // before use, so a panel goes from B to L1 and straight into the micro-kernel: no packed copy of
@@ -409,223 +390,6 @@ void gemm_packed(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
       }
     });
   }
-}
-
-// ---- skinny path: at most a few rows of A against all of B, no packing ---------------------
-
-// Element (r, c) of a strided matrix view lives at p[r * rs + c * cs].
-struct View { const float* p; int64_t rs, cs; };
-struct OutView { float* p; int64_t rs, cs; };
-
-// Columns [j0, j1) of C for rows [r0, r0+R), when B's rows are contiguous (b.cs == 1): each
-// A element scales a run of a B row. The runs are long (accumulated in L1) because walking B
-// in memory order is what keeps a matrix-vector product at memory speed.
-constexpr int64_t kRowRun = 512;
-
-void store_run(const float* acc, int64_t w, float alpha, float beta, float* c, int64_t cs) {
-  for (int64_t x = 0; x < w; ++x) store_scaled(c + x * cs, acc[x], alpha, beta);
-}
-
-void skinny_rows_portable(int64_t R, int64_t K, float alpha, View a, View b, float beta,
-                          OutView c, int64_t r0, int64_t j0, int64_t j1) {
-  float acc[kSkinny][kRowRun];
-  for (int64_t j = j0; j < j1; j += kRowRun) {
-    const int64_t w = std::min(kRowRun, j1 - j);
-    for (int64_t r = 0; r < R; ++r) std::fill(acc[r], acc[r] + w, 0.f);
-    for (int64_t k = 0; k < K; ++k) {
-      const float* brow = b.p + k * b.rs + j;
-      for (int64_t r = 0; r < R; ++r) {
-        const float av = a.p[(r0 + r) * a.rs + k * a.cs];
-        float* ar = acc[r];
-        for (int64_t x = 0; x < w; ++x) ar[x] += av * brow[x];
-      }
-    }
-    for (int64_t r = 0; r < R; ++r) store_run(acc[r], w, alpha, beta, c.p + (r0 + r) * c.rs + j * c.cs, c.cs);
-  }
-}
-
-// The same when B's columns are contiguous (b.rs == 1): dot products of A rows (contiguous in
-// `arows`, row stride K) with B columns.
-void skinny_dots_portable(int64_t R, int64_t K, float alpha, const float* arows, View b,
-                          float beta, OutView c, int64_t r0, int64_t j0, int64_t j1) {
-  for (int64_t r = 0; r < R; ++r) {
-    const float* ar = arows + (r0 + r) * K;
-    for (int64_t j = j0; j < j1; ++j) {
-      const float* bc = b.p + j * b.cs;
-      float part[8] = {};
-      int64_t k = 0;
-      for (; k + 8 <= K; k += 8)
-        for (int u = 0; u < 8; ++u) part[u] += ar[k + u] * bc[k + u];
-      for (; k < K; ++k) part[0] += ar[k] * bc[k];
-      float s = ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
-      store_scaled(c.p + (r0 + r) * c.rs + j * c.cs, s, alpha, beta);
-    }
-  }
-}
-
-#ifdef ALM_X86_SIMD
-alignas(32) const int32_t kLaneMask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-// Mask enabling the first n (0..8) lanes.
-ALM_AVX2 inline __m256i lane_mask(int64_t n) {
-  n = std::max<int64_t>(0, std::min<int64_t>(8, n));
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kLaneMask + 8 - n));
-}
-
-ALM_AVX2 inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-// acc[r][0, w) += sum over u < U of A(r0 + r, k + u) * B(k + u, j + x): U rows of B go through
-// each accumulator load and store, with the R x U broadcast A values held in registers.
-template <int R, int U>
-ALM_AVX2 inline void rows_step_avx2(float (*acc)[kRowRun + 8], View a, View b, int64_t r0,
-                                    int64_t k, int64_t j, int64_t w) {
-  const int64_t full = w / 8 * 8;
-  __m256 av[R][U];
-  const float* brow[U];
-  for (int u = 0; u < U; ++u) {
-    brow[u] = b.p + (k + u) * b.rs + j;
-    for (int r = 0; r < R; ++r) av[r][u] = _mm256_set1_ps(a.p[(r0 + r) * a.rs + (k + u) * a.cs]);
-  }
-  for (int64_t x = 0; x < full; x += 8) {
-    __m256 bv[U];
-    for (int u = 0; u < U; ++u) bv[u] = _mm256_loadu_ps(brow[u] + x);
-    for (int r = 0; r < R; ++r) {
-      __m256 s = _mm256_load_ps(acc[r] + x);
-      for (int u = 0; u < U; ++u) s = _mm256_fmadd_ps(av[r][u], bv[u], s);
-      _mm256_store_ps(acc[r] + x, s);
-    }
-  }
-  if (full < w) {
-    const __m256i tail = lane_mask(w - full);
-    __m256 bv[U];
-    for (int u = 0; u < U; ++u) bv[u] = _mm256_maskload_ps(brow[u] + full, tail);
-    for (int r = 0; r < R; ++r) {
-      __m256 s = _mm256_load_ps(acc[r] + full);
-      for (int u = 0; u < U; ++u) s = _mm256_fmadd_ps(av[r][u], bv[u], s);
-      _mm256_store_ps(acc[r] + full, s);
-    }
-  }
-}
-
-template <int R>
-ALM_AVX2 void skinny_rows_avx2(float alpha, int64_t K, View a, View b, float beta, OutView c,
-                               int64_t r0, int64_t j0, int64_t j1) {
-  constexpr int U = R <= 2 ? 4 : 2;
-  alignas(32) float acc[R][kRowRun + 8];
-  for (int64_t j = j0; j < j1; j += kRowRun) {
-    const int64_t w = std::min(kRowRun, j1 - j), full = w / 8 * 8;
-    for (int r = 0; r < R; ++r) std::fill(acc[r], acc[r] + full + 8, 0.f);
-    int64_t k = 0;
-    for (; k + U <= K; k += U) rows_step_avx2<R, U>(acc, a, b, r0, k, j, w);
-    for (; k < K; ++k) rows_step_avx2<R, 1>(acc, a, b, r0, k, j, w);
-    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-    for (int r = 0; r < R; ++r) {
-      float* crow = c.p + (r0 + r) * c.rs + j * c.cs;
-      if (c.cs != 1) {
-        store_run(acc[r], w, alpha, beta, crow, c.cs);
-        continue;
-      }
-      for (int64_t x = 0; x < full; x += 8) {
-        __m256 v = _mm256_mul_ps(va, _mm256_load_ps(acc[r] + x));
-        if (beta != 0.f) v = _mm256_fmadd_ps(vb, _mm256_loadu_ps(crow + x), v);
-        _mm256_storeu_ps(crow + x, v);
-      }
-      store_run(acc[r] + full, w - full, alpha, beta, crow + full, 1);
-    }
-  }
-}
-
-// R rows times NJ columns of dot products; NJ shrinks with R to keep the accumulators in registers.
-template <int R, int NJ>
-ALM_AVX2 void skinny_dots_block_avx2(int64_t K, float alpha, const float* arows, View b, float beta,
-                                     OutView c, int64_t r0, int64_t j) {
-  __m256 acc[R][NJ];
-  for (int r = 0; r < R; ++r)
-    for (int q = 0; q < NJ; ++q) acc[r][q] = _mm256_setzero_ps();
-  const float* ar = arows + r0 * K;
-  const float* bc = b.p + j * b.cs;
-  int64_t k = 0;
-  for (; k + 8 <= K; k += 8) {
-    for (int q = 0; q < NJ; ++q) {
-      const __m256 bv = _mm256_loadu_ps(bc + q * b.cs + k);
-      for (int r = 0; r < R; ++r) acc[r][q] = _mm256_fmadd_ps(_mm256_loadu_ps(ar + r * K + k), bv, acc[r][q]);
-    }
-  }
-  if (k < K) {
-    const __m256i m = lane_mask(K - k);
-    for (int q = 0; q < NJ; ++q) {
-      const __m256 bv = _mm256_maskload_ps(bc + q * b.cs + k, m);
-      for (int r = 0; r < R; ++r)
-        acc[r][q] = _mm256_fmadd_ps(_mm256_maskload_ps(ar + r * K + k, m), bv, acc[r][q]);
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int q = 0; q < NJ; ++q)
-      store_scaled(c.p + (r0 + r) * c.rs + (j + q) * c.cs, hsum(acc[r][q]), alpha, beta);
-}
-
-template <int R>
-ALM_AVX2 void skinny_dots_avx2(int64_t K, float alpha, const float* arows, View b, float beta,
-                               OutView c, int64_t r0, int64_t j0, int64_t j1) {
-  constexpr int NJ = R == 1 ? 8 : R == 2 ? 4 : 3;
-  int64_t j = j0;
-  for (; j + NJ <= j1; j += NJ) skinny_dots_block_avx2<R, NJ>(K, alpha, arows, b, beta, c, r0, j);
-  for (; j < j1; ++j) skinny_dots_block_avx2<R, 1>(K, alpha, arows, b, beta, c, r0, j);
-}
-
-template <int R>
-void skinny_dispatch_avx2(bool rows_form, int64_t K, float alpha, View a, const float* arows,
-                          View b, float beta, OutView c, int64_t r0, int64_t j0, int64_t j1) {
-  if (rows_form) skinny_rows_avx2<R>(alpha, K, a, b, beta, c, r0, j0, j1);
-  else skinny_dots_avx2<R>(K, alpha, arows, b, beta, c, r0, j0, j1);
-}
-#endif
-
-// C[M,N] over strided views, M small (or the whole product tiny). Threads split the columns.
-void gemm_skinny(int64_t M, int64_t N, int64_t K, float alpha, View a, View b, float beta, OutView c,
-                 bool may_thread) {
-  const bool rows_form = b.cs == 1;
-  std::vector<float> packed;
-  const float* arows = nullptr;
-  if (!rows_form) {
-    if (a.cs == 1 && a.rs == K) {
-      arows = a.p;
-    } else {
-      packed.resize(size_t(M * K));
-      for (int64_t r = 0; r < M; ++r)
-        for (int64_t k = 0; k < K; ++k) packed[size_t(r * K + k)] = a.p[r * a.rs + k * a.cs];
-      arows = packed.data();
-    }
-  }
-  const bool avx2 = simd_avx2_active();
-  constexpr int64_t kBlock = 16;
-  const int64_t blocks = ceil_div(N, kBlock);
-  // Enough multiply-adds per chunk to pay for waking the pool.
-  const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, M * K * kBlock));
-  maybe_parallel(may_thread, blocks, grain, [&](int64_t bb, int64_t be) {
-    const int64_t j0 = bb * kBlock, j1 = std::min(N, be * kBlock);
-    for (int64_t r0 = 0; r0 < M; r0 += kSkinny) {
-      const int64_t R = std::min(kSkinny, M - r0);
-#ifdef ALM_X86_SIMD
-      if (avx2) {
-        switch (R) {
-          case 1: skinny_dispatch_avx2<1>(rows_form, K, alpha, a, arows, b, beta, c, r0, j0, j1); break;
-          case 2: skinny_dispatch_avx2<2>(rows_form, K, alpha, a, arows, b, beta, c, r0, j0, j1); break;
-          case 3: skinny_dispatch_avx2<3>(rows_form, K, alpha, a, arows, b, beta, c, r0, j0, j1); break;
-          default: skinny_dispatch_avx2<4>(rows_form, K, alpha, a, arows, b, beta, c, r0, j0, j1); break;
-        }
-        continue;
-      }
-#endif
-      (void)avx2;
-      if (rows_form) skinny_rows_portable(R, K, alpha, a, b, beta, c, r0, j0, j1);
-      else skinny_dots_portable(R, K, alpha, arows, b, beta, c, r0, j0, j1);
-    }
-  });
 }
 
 void check_gemm_args(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A,
