@@ -149,8 +149,7 @@ CONFIG.json gives them with their constructor names in camelCase, e.g.
 (coarse/fine also codebookSize, numCoarseQuantizers, numFineQuantizers; maxPositions, default
 2048, bounds the precomputed relative-position bias; addValueResidual, default true as theirs
 since 2.2.0: set it false for a checkpoint trained without value-residual learning). Refused:
-conditioning (hasCondition) and the coarse/fine stages' relative-position biases
-(rel_pos_bias=True).
+conditioning (hasCondition) and the fine stage's relative-position bias (rel_pos_bias=True).
   --config PATH         the hyper-parameters (required)
   --dtype F32|F16|BF16  storage dtype (default F32)
   --json                print the written config and token layout as JSON`,

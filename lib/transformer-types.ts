@@ -49,6 +49,7 @@ export interface TransformerConfig {
   sharedInputEmbedding: boolean;
   outputHeads: number;
   valueResidual: boolean;
+  segmentBias: boolean;
   [key: string]: unknown;
 }
 

@@ -26,12 +26,12 @@
  *
  * Not expressible in our transformer (refused with an AudioLMError rather than converted wrongly):
  * cross-attention / prefix conditioning (`has_condition`: their cross-attention has a learned
- * null key/value and a context LayerNorm); the coarse stage's relative-position bias (the MLP
- * bias is replaced by `cross_attn_bias` between the semantic and coarse segments, not a
- * function of i − j alone); the fine stage's 2-D (time, quantizer) position MLP and start-token
- * bias. Coarse and fine therefore convert only when trained with `rel_pos_bias=False` (or
- * `flash_attn=True`). The fine stage's masking of coarse pad/EOS keys is not expressed either
- * (exact for inputs without them).
+ * null key/value and a context LayerNorm); the fine stage's 2-D (time, quantizer) position MLP
+ * and start-token bias, so fine stages convert only when trained with `rel_pos_bias=False` (or
+ * `flash_attn=True`). The coarse stage's relative-position bias does convert: between its
+ * semantic and coarse parts the MLP bias gives way to `cross_attn_bias`, which becomes our
+ * `segmentBias` (a per-token segment table and a per-head bias). The fine stage's masking of
+ * coarse pad/EOS keys is not expressed either (exact for inputs without them).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
@@ -210,9 +210,6 @@ export async function convertAudiolmPytorch(
   if (has(/^transformer\.layers\.\d+\.1\./) || has(/null_kv$/)) {
     badCkpt(srcPath, "has cross-attention layers (has_condition): their null key/value and context LayerNorm cannot be expressed by our transformer");
   }
-  if (stage === "coarse" && src.has("cross_attn_bias")) {
-    badCkpt(srcPath, "is a CoarseTransformer with rel_pos_bias: its segment-dependent attention bias (cross_attn_bias between the semantic and coarse parts) cannot be expressed by our bias_table; only rel_pos_bias=False / flash_attn checkpoints convert");
-  }
   if (stage === "fine" && (src.has("null_pos_bias") || has(/^pos_bias_mlp\./))) {
     badCkpt(srcPath, "is a FineTransformer with rel_pos_bias: its 2-D (time, quantizer) position MLP cannot be expressed by our transformer; only rel_pos_bias=False / flash_attn checkpoints convert");
   }
@@ -253,6 +250,7 @@ export async function convertAudiolmPytorch(
   out.set("final_norm.weight", gain("transformer.norm", D));
 
   let position: "bias_table" | "none" = "none";
+  let segmentBias = false;
   if (src.has("transformer.rel_pos_bias.net.0.0.weight")) {
     const net: WeightTensor[][] = [];
     const R = Math.trunc(D / 2);
@@ -309,6 +307,16 @@ export async function convertAudiolmPytorch(
       headBias.set(take("to_semantic_logits.bias", [S + 1]).data);
     }
     head.set(take("coarse_logit_weights", [Q, C + 1, D]).data, (S + 1) * D);
+    if (src.has("cross_attn_bias")) {
+      // rel_pos_bias: between the semantic part (its start token and tokens) and the coarse part
+      // the score bias is their per-head cross_attn_bias, not the position MLP's
+      const seg = new Float32Array(vocab);
+      seg.fill(1, S + 1, outputs);
+      seg[outputs + 1] = 1; // the coarse start token
+      out.set("token_segment", { shape: [vocab], data: seg });
+      out.set("segment_bias", { shape: [H], data: take("cross_attn_bias", [H, 1, 1]).data });
+      segmentBias = true;
+    }
   } else {
     const C = cfg.codebookSize!;
     const Qc = cfg.numCoarseQuantizers!;
@@ -369,6 +377,7 @@ export async function convertAudiolmPytorch(
     outputHeads: 1,
     tieEmbeddings: false,
     valueResidual: cfg.addValueResidual && L > 1,
+    segmentBias,
   };
   await writeComponent(outPath, out, written, { source: basename(srcPath), dtype: opts.dtype ?? "F32" });
   return { config: written, layout };

@@ -199,6 +199,7 @@ Napi::Value NativeTransformer::Config(const Napi::CallbackInfo& info) {
   o.Set("sharedInputEmbedding", c.shared_input_embedding);
   o.Set("outputHeads", double(c.output_heads));
   o.Set("valueResidual", c.value_residual);
+  o.Set("segmentBias", c.segment_bias);
   o.Set("weightBytes", double(model_->weight_bytes()));
   return o;
 }

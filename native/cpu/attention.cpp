@@ -46,6 +46,7 @@ struct Problem {
   const float* rel_bias;
   int64_t rel_len, rel_offset;
   float* out;
+  const SegmentBias* seg = nullptr;
 };
 
 void check_problem(const char* name, const Problem& p) {
@@ -60,6 +61,7 @@ void check_problem(const char* name, const Problem& p) {
                 s.kv_heads * s.head_dim, ")");
   ALM_CHECK_ARG(p.Tq == 0 || (p.q != nullptr && p.out != nullptr), name, ": null q or out");
   ALM_CHECK_ARG(p.Tk == 0 || (p.k != nullptr && p.v != nullptr), name, ": null k or v");
+  ALM_CHECK_ARG(!p.seg || (p.seg->key && p.seg->query && p.seg->cross), name, ": incomplete segment bias");
   if (p.rel_bias == nullptr || p.Tq == 0 || p.Tk == 0) return;
   // Offsets j - (q_pos0 + i) over visible pairs: the smallest is key 0 against the last query;
   // the largest is the last key against query 0, capped at 0 (the diagonal) when causal.
@@ -74,7 +76,7 @@ void check_problem(const char* name, const Problem& p) {
 // Per-thread buffers, grown on demand: the tile, the output accumulators, m and l per row, and
 // the packed copies of a query block and of the head's visible K and V.
 struct Scratch {
-  std::vector<float> tile, acc, m, l, qpack, kpack, vpack;
+  std::vector<float> tile, acc, m, l, qpack, kpack, vpack, segrow;
 };
 Scratch& scratch_for(int64_t hd) {
   thread_local Scratch s;
@@ -82,6 +84,7 @@ Scratch& scratch_for(int64_t hd) {
   if (s.tile.size() < size_t(kBq * kBk)) s.tile.assign(size_t(kBq * kBk), 0.f);
   if (s.acc.size() < size_t(kBq * hd)) s.acc.resize(size_t(kBq * hd)), s.qpack.resize(size_t(kBq * hd));
   if (s.m.size() < size_t(kBq)) s.m.resize(size_t(kBq)), s.l.resize(size_t(kBq));
+  if (s.segrow.size() < size_t(kBk)) s.segrow.resize(size_t(kBk));
   return s;
 }
 
@@ -466,6 +469,13 @@ void run_head(const Problem& p, int64_t h, int64_t i0, int64_t i1, bool avx2) {
         const int64_t lim = s.causal ? std::min(nk, pos + 1 - kb) : nk;
         float* row = tile + r * kBk;
         const float* brow = bias ? bias + kb - pos : nullptr;
+        if (p.seg) {  // this row's biases, the cross-segment constant where the segments differ
+          const uint8_t qseg = p.seg->query[b0 + r];
+          const float cross = p.seg->cross[h];
+          float* sb = sc.segrow.data();
+          for (int64_t c = 0; c < lim; ++c) sb[c] = p.seg->key[kb + c] != qseg ? cross : brow ? brow[c] : 0.f;
+          brow = sb;
+        }
         float* acc = sc.acc.data() + r * hd;
 #ifdef ALM_X86_SIMD
         if (avx2) {
@@ -520,8 +530,8 @@ void attention(const AttentionShape& shape, const float* q, int64_t Tq, int64_t 
 
 void attention_head(const AttentionShape& shape, const float* q, int64_t Tq, int64_t q_pos0, const float* k,
                     const float* v, int64_t Tk, int64_t kv_stride, const float* rel_bias, int64_t rel_len,
-                    int64_t rel_offset, int64_t head, float* out) {
-  const Problem p{shape, q, Tq, q_pos0, k, v, Tk, kv_stride, rel_bias, rel_len, rel_offset, out};
+                    int64_t rel_offset, int64_t head, float* out, const SegmentBias* seg) {
+  const Problem p{shape, q, Tq, q_pos0, k, v, Tk, kv_stride, rel_bias, rel_len, rel_offset, out, seg};
   check_problem("attention_head", p);
   ALM_CHECK_ARG(head >= 0 && head < shape.heads, "attention_head: head ", head, " outside [0, ", shape.heads, ")");
   if (Tq == 0) return;
@@ -530,8 +540,8 @@ void attention_head(const AttentionShape& shape, const float* q, int64_t Tq, int
 
 void attention_ref(const AttentionShape& shape, const float* q, int64_t Tq, int64_t q_pos0, const float* k,
                    const float* v, int64_t Tk, int64_t kv_stride, const float* rel_bias, int64_t rel_len,
-                   int64_t rel_offset, float* out) {
-  const Problem p{shape, q, Tq, q_pos0, k, v, Tk, kv_stride, rel_bias, rel_len, rel_offset, out};
+                   int64_t rel_offset, float* out, const SegmentBias* seg) {
+  const Problem p{shape, q, Tq, q_pos0, k, v, Tk, kv_stride, rel_bias, rel_len, rel_offset, out, seg};
   check_problem("attention_ref", p);
   const int64_t hd = shape.head_dim, qs = shape.heads * hd, group = shape.heads / shape.kv_heads;
   std::vector<double> scores(static_cast<size_t>(std::max<int64_t>(Tk, 1)));
@@ -546,7 +556,8 @@ void attention_ref(const AttentionShape& shape, const float* q, int64_t Tq, int6
         double dot = 0;
         for (int64_t d = 0; d < hd; ++d) dot += double(q[i * qs + h * hd + d]) * k[j * kv_stride + kvh * hd + d];
         double sc = double(shape.scale) * dot;
-        if (rel_bias) sc += rel_bias[h * rel_len + (j - pos) + rel_offset];
+        if (seg && seg->key[j] != seg->query[i]) sc += seg->cross[h];
+        else if (rel_bias) sc += rel_bias[h * rel_len + (j - pos) + rel_offset];
         scores[size_t(j)] = sc;
         mx = std::max(mx, sc);
       }

@@ -22,6 +22,15 @@ struct AttentionShape {
   bool causal;
 };
 
+// Positions in segments (audiolm-pytorch's coarse stage: semantic tokens, then acoustic ones): a
+// score between a query and a key of different segments takes the head's `cross` constant in
+// place of the relative bias.
+struct SegmentBias {
+  const uint8_t* key;    // [Tk]: the segment of key j
+  const uint8_t* query;  // [Tq]: the segment of query i
+  const float* cross;    // [heads]
+};
+
 // Online-softmax (flash-style) over blocks of keys with AVX2 dot products where available:
 // no score matrix, keys hidden by the causal mask are never touched. Threaded over heads and,
 // when Tq is large, over blocks of queries.
@@ -32,14 +41,15 @@ void attention(const AttentionShape& shape, const float* q, int64_t Tq, int64_t 
 // One head of attention(), on the calling thread, for callers that parallelise over (batch row,
 // head) themselves. out is the full [Tq, heads, head_dim] buffer; only head `head`'s slice is
 // written.
+// `seg` (optional) overrides the relative bias between segments.
 void attention_head(const AttentionShape& shape, const float* q, int64_t Tq, int64_t q_pos0, const float* k,
                     const float* v, int64_t Tk, int64_t kv_stride, const float* rel_bias, int64_t rel_len,
-                    int64_t rel_offset, int64_t head, float* out);
+                    int64_t rel_offset, int64_t head, float* out, const SegmentBias* seg = nullptr);
 
 // The yardstick: the full score matrix per head, softmax and weighted sum in double.
 void attention_ref(const AttentionShape& shape, const float* q, int64_t Tq, int64_t q_pos0, const float* k,
                    const float* v, int64_t Tk, int64_t kv_stride, const float* rel_bias, int64_t rel_len,
-                   int64_t rel_offset, float* out);
+                   int64_t rel_offset, float* out, const SegmentBias* seg = nullptr);
 
 // GPT-NeoX rotary embedding in place on x [T, nheads, head_dim] (row stride nheads * head_dim):
 // for j < rot_dim / 2, theta = positions[t] * base^(-2j / rot_dim) (in double) and

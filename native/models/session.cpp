@@ -31,6 +31,7 @@ TransformerSession::TransformerSession(std::shared_ptr<const TransformerModel> m
   ctx_k_.resize(size_t(c.layers * batch));
   ctx_v_.resize(size_t(c.layers * batch));
   ctx_len_.assign(size_t(batch), 0);
+  if (c.segment_bias) seg_.assign(size_t(batch * capacity), 0);
 
   // Relative bias by (key - query) over every distance this session can see, for every head.
   const int64_t R = 2 * capacity - 1, H = c.heads;
@@ -90,7 +91,7 @@ void TransformerSession::run(const std::vector<std::vector<int32_t>>& prompts, c
   }
   std::vector<float> x(static_cast<size_t>(N * D));
   m.embed(tokens.data(), N, pos.data(), x.data());
-  m.forward(*this, rows, counts, x.data());
+  m.forward(*this, rows, counts, tokens.data(), x.data());
   const int64_t V = c.output_size;
   if (all_logits) {
     all_out->clear();
@@ -141,7 +142,7 @@ void TransformerSession::extend(const std::vector<std::vector<int32_t>>& tokens)
   const int64_t N = int64_t(pos.size()), D = c.dim, V = c.output_size;
   std::vector<float> x(static_cast<size_t>(N * D));
   m.embed(flat.data(), N, pos.data(), x.data());
-  m.forward(*this, rows, counts, x.data());
+  m.forward(*this, rows, counts, flat.data(), x.data());
   std::vector<float> last(rows.size() * size_t(D)), logits(rows.size() * size_t(V));
   for (size_t i = 0, off = 0; i < rows.size(); off += size_t(counts[i]), ++i)
     std::copy(x.begin() + int64_t(off + size_t(counts[i]) - 1) * D, x.begin() + int64_t(off + size_t(counts[i])) * D,
@@ -210,7 +211,7 @@ std::vector<std::vector<int32_t>> TransformerSession::generate(const GenerateReq
     if (cont.empty()) break;
     std::vector<float> x(cont.size() * size_t(D)), logits(cont.size() * size_t(V));
     m.embed(toks.data(), int64_t(cont.size()), pos.data(), x.data());
-    m.forward(*this, cont, ones, x.data());
+    m.forward(*this, cont, ones, toks.data(), x.data());
     m.head(x.data(), int64_t(cont.size()), 0, logits.data());
     for (size_t i = 0; i < cont.size(); ++i)
       std::copy(logits.begin() + int64_t(i) * V, logits.begin() + int64_t(i + 1) * V, last_logits_.begin() + cont[i] * V);

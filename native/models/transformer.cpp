@@ -103,6 +103,8 @@ TransformerConfig TransformerConfig::from_json(const Json& j, const std::string&
   c.shared_input_embedding = j.get_bool("sharedInputEmbedding", false);
   c.tie_embeddings = j.get_bool("tieEmbeddings", false);
   c.value_residual = j.get_bool("valueResidual", false);
+  c.segment_bias = j.get_bool("segmentBias", false);
+  if (c.segment_bias && c.input_codebooks != 1) fail(ErrorKind::InvalidModel, what, ": segmentBias needs one input codebook");
   if (c.tie_embeddings && c.output_size != c.vocab_size)
     fail(ErrorKind::InvalidModel, what, ": tieEmbeddings needs outputSize == vocabSize");
   return c;
@@ -126,6 +128,17 @@ std::shared_ptr<TransformerModel> TransformerModel::load(const std::string& path
   if (c.position == "learned") m->pos_emb_ = f.f32("pos_emb.weight", {c.max_positions, D});
   if (c.position == "t5") m->rel_bias_ = f.f32("rel_bias.weight", {c.t5_buckets, c.heads});
   if (c.position == "bias_table") m->bias_table_ = f.f32("bias_table", {c.heads, 2 * c.max_positions - 1});
+  if (c.segment_bias) {
+    Tensor ts = f.f32("token_segment", {c.vocab_size});
+    m->token_segment_.resize(size_t(c.vocab_size));
+    for (int64_t t = 0; t < c.vocab_size; ++t) {
+      const float v = ts.data()[t];
+      if (!(v >= 0.f && v <= 255.f && v == std::floor(v)))
+        fail(ErrorKind::InvalidModel, path, ": token_segment[", t, "] is ", v, ", not an integer in [0, 255]");
+      m->token_segment_[size_t(t)] = uint8_t(v);
+    }
+    m->segment_bias_ = f.f32("segment_bias", {c.heads});
+  }
 
   auto norm = [&](const std::string& name, int64_t width, bool bias) {
     Norm n;
@@ -256,8 +269,15 @@ void TransformerModel::attention_sublayer(TransformerSession& s, const Attention
         const auto& cv = s.ctx_v_[size_t(layer * s.batch_ + row)];
         attention_head(shape, qi, counts[i], 0, ck.data(), cv.data(), s.ctx_len_[size_t(row)], kvd, nullptr, 0, 0, head, oi);
       } else {
+        SegmentBias seg;
+        if (c.segment_bias) {
+          seg.key = s.seg_.data() + row * s.capacity_;
+          seg.query = seg.key + starts[i];
+          seg.cross = segment_bias_.data();
+        }
         attention_head(shape, qi, counts[i], starts[i], s.k_at(layer, row), s.v_at(layer, row), starts[i] + counts[i], kvd,
-                       use_rel ? s.rel_.data() : nullptr, use_rel ? rel_len : 0, use_rel ? s.capacity_ - 1 : 0, head, oi);
+                       use_rel ? s.rel_.data() : nullptr, use_rel ? rel_len : 0, use_rel ? s.capacity_ - 1 : 0, head, oi,
+                       c.segment_bias ? &seg : nullptr);
       }
     }
   });
@@ -265,7 +285,7 @@ void TransformerModel::attention_sublayer(TransformerSession& s, const Attention
 }
 
 void TransformerModel::forward(TransformerSession& s, const std::vector<int64_t>& rows, const std::vector<int64_t>& counts,
-                               float* x) const {
+                               const int32_t* tokens, float* x) const {
   const TransformerConfig& c = cfg_;
   const int64_t D = c.dim, N = std::accumulate(counts.begin(), counts.end(), int64_t(0));
   std::vector<int64_t> starts(rows.size());
@@ -273,6 +293,11 @@ void TransformerModel::forward(TransformerSession& s, const std::vector<int64_t>
     starts[i] = s.len_[size_t(rows[i])];
     ALM_CHECK_ARG(starts[i] + counts[i] <= s.capacity_, "row ", rows[i], " needs ", starts[i] + counts[i],
                   " positions but the session holds ", s.capacity_);
+  }
+  if (c.segment_bias) {  // the segments of the new positions, beside their keys and values
+    for (size_t i = 0, off = 0; i < rows.size(); off += size_t(counts[i]), ++i)
+      for (int64_t j = 0; j < counts[i]; ++j)
+        s.seg_[size_t(rows[i] * s.capacity_ + starts[i] + j)] = token_segment_[size_t(tokens[off + size_t(j)])];
   }
   std::vector<float> h(static_cast<size_t>(N * D)), tmp(static_cast<size_t>(N * D));
   const int64_t up_rows = c.ff == "geglu" ? 2 * c.ff_dim : c.ff_dim;

@@ -40,6 +40,10 @@ struct TransformerConfig {
   // Self-attention values of layers after the first are 0.5 * (own + first layer's, same
   // position) before attending and caching (audiolm-pytorch's value-residual learning).
   bool value_residual = false;
+  // Self-attention scores between positions of different segments (the segment of a position is
+  // token_segment[its token]) take segment_bias[head] instead of the position bias
+  // (audiolm-pytorch's coarse stage). One input codebook only.
+  bool segment_bias = false;
 
   static TransformerConfig from_json(const Json& j, const std::string& what);
 };
@@ -75,9 +79,10 @@ class TransformerModel {
   void embed(const int32_t* tokens, int64_t n, const int64_t* positions, float* x) const;
   // Runs the blocks over new positions of several rows of `s`, appending their keys/values.
   // rows[i] gets counts[i] positions starting at its current length; x is [Σcounts, dim] in that
-  // order and is transformed in place into the final hidden states.
+  // order (the embeddings of `tokens`, [Σcounts, input_codebooks]) and is transformed in place
+  // into the final hidden states.
   void forward(TransformerSession& s, const std::vector<int64_t>& rows, const std::vector<int64_t>& counts,
-               float* x) const;
+               const int32_t* tokens, float* x) const;
   // logits [n, output_size] = head[h](hidden [n, dim]) (after the final norm).
   void head(const float* hidden, int64_t n, int64_t h, float* logits) const;
   // Cross-attention keys/values of one row's context [tc, context_dim], for every layer.
@@ -96,6 +101,8 @@ class TransformerModel {
   Tensor pos_emb_;
   Tensor rel_bias_;   // t5: [buckets, heads]
   Tensor bias_table_; // [heads, 2*max_positions-1]
+  std::vector<uint8_t> token_segment_;  // [vocab] (segment_bias)
+  Tensor segment_bias_;                 // [heads] (segment_bias)
   std::vector<Block> blocks_;
   Norm final_norm_;
   std::vector<Linear> heads_;
@@ -155,6 +162,7 @@ class TransformerSession {
   std::vector<bool> stopped_;
   std::vector<float> last_logits_;         // [batch, output_size]
   std::vector<float> rel_;                 // [heads, 2*capacity-1] bias by (key - query) + capacity-1
+  std::vector<uint8_t> seg_;               // [batch, capacity] segment of each position (segment_bias)
   std::vector<std::vector<float>> ctx_k_, ctx_v_;  // [layers*batch] of [tc, kv_dim]
   std::vector<int64_t> ctx_len_;
   std::atomic<bool> abort_{false};
