@@ -34,6 +34,32 @@ function slice(logits: Float32Array, V: number, from: number, count: number, wid
   return out;
 }
 
+/**
+ * The coarse fixture's ids in our vocabulary (semantic start, semantic ids, coarse start, coarse
+ * ids with their per-quantizer offsets) and slicers of our logits into their semantic and coarse
+ * logits.
+ */
+function coarseCase(cfgName: string) {
+  const cfg = cfgOf(cfgName);
+  const lay = audiolmPytorchLayout(cfg);
+  const S = cfg.numSemanticTokens;
+  const C = cfg.codebookSize;
+  const Q = cfg.numCoarseQuantizers;
+  const sem = i32("coarse_semantic_ids.npy");
+  const co = i32("coarse_ids.npy");
+  const base = lay.segments[1].offset;
+  const col = (k: number) => base + (k % Q) * (C + 1);
+  const prompt = Int32Array.from([lay.startTokens.semantic, ...sem, lay.startTokens.coarse, ...[...co].map((c, k) => col(k) + c)]);
+  return {
+    sem,
+    co,
+    prompt,
+    semanticLogits: (logits: Float32Array, V: number) => slice(logits, V, 0, sem.length, S + 1, () => 0),
+    /** The coarse logits of rows from…from+co.length (default: the full prompt's). */
+    coarseLogits: (logits: Float32Array, V: number, from = sem.length + 1) => slice(logits, V, from, co.length + 1, C + 1, col),
+  };
+}
+
 async function load(stage: string, src = `${stage}.pt`, cfg = `${stage}.json`): Promise<Transformer> {
   const out = join(tmp.dir, `${stage}-${src}.safetensors`);
   await convertAudiolmPytorch(join(FIX, src), out, join(FIX, cfg));
@@ -108,21 +134,13 @@ describe("audiolm-pytorch checkpoints", () => {
   });
 
   it("coarse (rel_pos_bias=False): semantic and per-quantizer coarse logits through the offsets", async () => {
-    const cfg = cfgOf("coarse.json");
-    const lay = audiolmPytorchLayout(cfg);
+    const k = coarseCase("coarse.json");
     const m = await load("coarse");
     try {
-      const S = cfg.numSemanticTokens;
-      const C = cfg.codebookSize;
-      const Q = cfg.numCoarseQuantizers;
-      const sem = i32("coarse_semantic_ids.npy");
-      const co = i32("coarse_ids.npy");
-      const base = lay.segments[1].offset;
-      const prompt = Int32Array.from([lay.startTokens.semantic, ...sem, lay.startTokens.coarse, ...[...co].map((c, k) => base + (k % Q) * (C + 1) + c)]);
-      const [logits] = await m.logits([prompt]);
+      const [logits] = await m.logits([k.prompt]);
       const V = m.config.outputSize;
-      const semErr = relL2(slice(logits, V, 0, sem.length, S + 1, () => 0), f32("coarse_semantic_logits.npy").data);
-      const coErr = relL2(slice(logits, V, sem.length + 1, co.length + 1, C + 1, (k) => base + (k % Q) * (C + 1)), f32("coarse_coarse_logits.npy").data);
+      const semErr = relL2(k.semanticLogits(logits, V), f32("coarse_semantic_logits.npy").data);
+      const coErr = relL2(k.coarseLogits(logits, V), f32("coarse_coarse_logits.npy").data);
       console.log(`audiolm-pytorch coarse logits relative L2: semantic ${semErr.toExponential(2)}, coarse ${coErr.toExponential(2)}`);
       expect(semErr).toBeLessThan(1e-4);
       expect(coErr).toBeLessThan(1e-4);
@@ -132,24 +150,16 @@ describe("audiolm-pytorch checkpoints", () => {
   });
 
   it("coarse with rel_pos_bias (cross_attn_bias between the parts) and value residual: logits, also one position at a time", async () => {
-    const cfg = cfgOf("coarse_rpb.json");
-    const lay = audiolmPytorchLayout(cfg);
+    const k = coarseCase("coarse_rpb.json");
+    const { sem, prompt } = k;
     const m = await load("coarse", "coarse_rpb.pt", "coarse_rpb.json");
     try {
       expect(m.config).toMatchObject({ position: "bias_table", segmentBias: true, valueResidual: true });
-      const S = cfg.numSemanticTokens;
-      const C = cfg.codebookSize;
-      const Q = cfg.numCoarseQuantizers;
-      const sem = i32("coarse_semantic_ids.npy");
-      const co = i32("coarse_ids.npy");
-      const base = lay.segments[1].offset;
-      const prompt = Int32Array.from([lay.startTokens.semantic, ...sem, lay.startTokens.coarse, ...[...co].map((c, k) => base + (k % Q) * (C + 1) + c)]);
       const V = m.config.outputSize;
-      const wantSem = f32("coarse_rpb_semantic_logits.npy").data;
       const wantCo = f32("coarse_rpb_coarse_logits.npy").data;
       const [logits] = await m.logits([prompt]);
-      const semErr = relL2(slice(logits, V, 0, sem.length, S + 1, () => 0), wantSem);
-      const coErr = relL2(slice(logits, V, sem.length + 1, co.length + 1, C + 1, (k) => base + (k % Q) * (C + 1)), wantCo);
+      const semErr = relL2(k.semanticLogits(logits, V), f32("coarse_rpb_semantic_logits.npy").data);
+      const coErr = relL2(k.coarseLogits(logits, V), wantCo);
       console.log(`audiolm-pytorch coarse (rel_pos_bias, value residual) logits relative L2: semantic ${semErr.toExponential(2)}, coarse ${coErr.toExponential(2)}`);
       expect(semErr).toBeLessThan(1e-4);
       expect(coErr).toBeLessThan(1e-4);
@@ -164,7 +174,7 @@ describe("audiolm-pytorch checkpoints", () => {
         }
         const stepped = new Float32Array(steps.length * V);
         steps.forEach((row, k) => stepped.set(row, k * V));
-        expect(relL2(slice(stepped, V, 0, co.length + 1, C + 1, (k) => base + (k % Q) * (C + 1)), wantCo)).toBeLessThan(1e-4);
+        expect(relL2(k.coarseLogits(stepped, V, 0), wantCo)).toBeLessThan(1e-4);
       } finally {
         s.dispose();
       }

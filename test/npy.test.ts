@@ -5,19 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeNpy, decodeNpz, encodeNpy, npyToInt32, readNpy, readNpz, writeNpy, type NpyArray } from "../lib/npy.js";
 import { AudioLMError } from "../lib/errors.js";
+import { errorOf } from "./helpers.js";
 
 const FIX = join(import.meta.dirname, "fixtures", "io");
 const fix = (name: string): string => join(FIX, name);
-
-async function errorOf(fn: () => unknown): Promise<AudioLMError> {
-  try {
-    await fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(AudioLMError);
-    return err as AudioLMError;
-  }
-  throw new Error("expected an AudioLMError, nothing was thrown");
-}
 
 describe("readNpy: files written by numpy (test/fixtures/make_io_fixtures.py)", () => {
   it("int32 (2, 3)", async () => {

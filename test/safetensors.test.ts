@@ -17,19 +17,10 @@ import {
   type SafetensorsTensorInput,
 } from "../lib/safetensors.js";
 import { AudioLMError } from "../lib/errors.js";
+import { errorOf } from "./helpers.js";
 
 const FIX = join(import.meta.dirname, "fixtures", "io");
 const TINY = join(FIX, "tiny.safetensors");
-
-async function errorOf(fn: () => unknown): Promise<AudioLMError> {
-  try {
-    await fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(AudioLMError);
-    return err as AudioLMError;
-  }
-  throw new Error("expected an AudioLMError, nothing was thrown");
-}
 
 /** Builds a safetensors image from a header object and a data section (no validation). */
 function build(header: unknown, data: Uint8Array, rawHeader?: string): Uint8Array {

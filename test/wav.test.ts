@@ -6,22 +6,12 @@ import { join } from "node:path";
 import { decodeWav, encodeWav, readWav, writeWav } from "../lib/wav.js";
 import { resample } from "../lib/resample.js";
 import { AudioLMError } from "../lib/errors.js";
+import { errorOf } from "./helpers.js";
 
 const FIX = join(import.meta.dirname, "fixtures", "io");
 const expected: Record<string, { sampleRate: number; channels: number; samples: number[] }> = JSON.parse(
   readFileSync(join(FIX, "wav_expected.json"), "utf8"),
 );
-
-/** Runs `fn` and returns the AudioLMError it throws (failing when it throws nothing else). */
-async function errorOf(fn: () => unknown): Promise<AudioLMError> {
-  try {
-    await fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(AudioLMError);
-    return err as AudioLMError;
-  }
-  throw new Error("expected an AudioLMError, nothing was thrown");
-}
 
 function patch(bytes: Uint8Array, f: (dv: DataView) => void): Uint8Array {
   const copy = new Uint8Array(bytes); // a copy with its own buffer (Buffer#slice would share memory)
