@@ -13,6 +13,18 @@ import { writeWav } from "./wav.js";
 import { HELP } from "./cli-help.js";
 import { UsageError, type Values, need, num, parse, rowPath } from "./cli-common.js";
 
+/** A stage's --temperature-/--top-k-/--top-p- options (only those given), or undefined for none. */
+function stageSampling(values: Values, stage: string): { temperature?: number; topK?: number; topP?: number } | undefined {
+  const out: { temperature?: number; topK?: number; topP?: number } = {};
+  const t = num(values[`temperature-${stage}`], `temperature-${stage}`);
+  const k = num(values[`top-k-${stage}`], `top-k-${stage}`);
+  const p = num(values[`top-p-${stage}`], `top-p-${stage}`);
+  if (t !== undefined) out.temperature = t;
+  if (k !== undefined) out.topK = k;
+  if (p !== undefined) out.topP = p;
+  return Object.keys(out).length ? out : undefined;
+}
+
 export async function cmdGenerate(argv: string[]): Promise<void> {
   const help = HELP.generate;
   const { values, positionals } = parse(
@@ -31,6 +43,12 @@ export async function cmdGenerate(argv: string[]): Promise<void> {
       "temperature-semantic": { type: "string" },
       "temperature-coarse": { type: "string" },
       "temperature-fine": { type: "string" },
+      "top-k-semantic": { type: "string" },
+      "top-k-coarse": { type: "string" },
+      "top-k-fine": { type: "string" },
+      "top-p-semantic": { type: "string" },
+      "top-p-coarse": { type: "string" },
+      "top-p-fine": { type: "string" },
       "tokens-out": { type: "string" },
       progress: { type: "boolean" },
       pcm16: { type: "boolean" },
@@ -54,18 +72,14 @@ export async function cmdGenerate(argv: string[]): Promise<void> {
   }
   const tokensOut = values["tokens-out"] as string | undefined;
   const batchSize = num(values.batch, "batch") ?? 1;
-  const temperature = (stage: string) => {
-    const t = num(values[`temperature-${stage}`], `temperature-${stage}`);
-    return t === undefined ? undefined : { temperature: t };
-  };
   const opts: GenerateOptions = {
     mode: values.mode as GenerateOptions["mode"],
     seconds: num(values.seconds, "seconds") ?? (values.mode === "acoustic" || values.content !== undefined ? undefined : 5),
     batchSize,
     seed: num(values.seed, "seed") ?? Math.floor(Math.random() * 2 ** 31),
-    semantic: temperature("semantic"),
-    coarse: temperature("coarse"),
-    fine: temperature("fine"),
+    semantic: stageSampling(values, "semantic"),
+    coarse: stageSampling(values, "coarse"),
+    fine: stageSampling(values, "fine"),
   };
   if (values.prompt !== undefined) opts.prompt = values.prompt as string;
   if (values.content !== undefined) opts.content = values.content as string;
@@ -143,10 +157,9 @@ async function cmdGenerateBark(values: Values, help: string): Promise<void> {
   const batch = num(values.batch, "batch") ?? 1;
   if (!Number.isInteger(batch) || batch < 1) throw new UsageError(`--batch expects an integer ≥ 1, got ${values.batch}`);
   const seed = num(values.seed, "seed") ?? Math.floor(Math.random() * 2 ** 31);
-  const temperature = (stage: string) => {
-    const t = num(values[`temperature-${stage}`], `temperature-${stage}`);
-    return t === undefined ? {} : { temperature: t };
-  };
+  for (const o of ["top-k-fine", "top-p-fine"]) {
+    if (values[o] !== undefined) throw new UsageError(`--${o} is not an option of Bark generation (its fine stage samples with a temperature only)\n\n${help}`);
+  }
   const threads = num(values.threads, "threads");
   const bark = await BarkModel.load(modelDir, threads ? { threads } : {});
   try {
@@ -164,9 +177,9 @@ async function cmdGenerateBark(values: Values, help: string): Promise<void> {
       text: items,
       seed,
       voice: values.voice as string | undefined,
-      semantic: temperature("semantic"),
-      coarse: temperature("coarse"),
-      fine: temperature("fine"),
+      semantic: stageSampling(values, "semantic") ?? {},
+      coarse: stageSampling(values, "coarse") ?? {},
+      fine: stageSampling(values, "fine") ?? {},
     })) as BarkGenerateResult[];
     const seconds = (performance.now() - t0) / 1000;
     const n = results.length;

@@ -20,6 +20,7 @@ Run \`audiolm <command> --help\` for a command's options.`,
   generate: `Usage: audiolm generate -o OUT.wav [-m MODEL_DIR] [--seconds N] [--batch B] [--seed S] [--mode MODE]
                         [--prompt IN.wav] [--content SPEECH.wav] [--semantic-prompt TOKENS.npy]
                         [--acoustic-prompt CODES.npy] [--temperature-semantic X] [--temperature-coarse X] [--temperature-fine X]
+                        [--top-k-STAGE K] [--top-p-STAGE P]
                         [--tokens-out DIR|FILE.npz] [--pcm16] [--progress] [--threads N] [--json]
 
 Generates audio with an AudioLM model directory (model.json and its components). With --batch B > 1
@@ -43,6 +44,9 @@ the rows are written to OUT-0.wav … OUT-(B−1).wav (row r uses seed S + r).
   --temperature-semantic X   sampling temperature of a stage (0 = greedy; default: model.json)
   --temperature-coarse X
   --temperature-fine X
+  --top-k-STAGE K            keep the K most likely tokens (STAGE: semantic, coarse, fine; 0 = off)
+  --top-p-STAGE P            nucleus sampling: the smallest set of tokens whose probability reaches
+                             P (1 = off); defaults for both: model.json
   --tokens-out DIR|X.npz     also write the tokens (a directory of .npy files or one .npz): semantic.npy [B, T], coarse.npy [B, Q', frames],
                              fine.npy [B, Q − Q', frames]
   --progress                 progress bar on stderr even when it is not a terminal
@@ -53,7 +57,8 @@ the rows are written to OUT-0.wav … OUT-(B−1).wav (row r uses seed S + r).
 Bark (a MODEL_DIR with bark.json, from \`audiolm convert bark\`):
   audiolm generate --text "..." [--text "..." ...] -m BARK_DIR [-o OUT.wav] [--voice VOICE.npz]
                    [--batch B] [--seed S] [--temperature-semantic X] [--temperature-coarse X]
-                   [--temperature-fine X] [--tokens-out DIR|FILE.npz] [--pcm16] [--threads N] [--json]
+                   [--temperature-fine X] [--top-k-semantic|coarse K] [--top-p-semantic|coarse P]
+                   [--tokens-out DIR|FILE.npz] [--pcm16] [--threads N] [--json]
 
   --text TEXT                the text to speak (repeatable: one output per --text), tokenised
                              with BARK_DIR/vocab.txt (bert-base-multilingual-cased's)
@@ -61,6 +66,9 @@ Bark (a MODEL_DIR with bark.json, from \`audiolm convert bark\`):
   --batch B                  outputs per text (default 1); output k (texts in order, then batch
                              rows) uses seed S + k
   --temperature-* X          semantic default 0.7, coarse 0.7, fine 0.5 (0 = greedy)
+  --top-k-semantic|coarse K  keep the K most likely tokens (default off)
+  --top-p-semantic|coarse P  nucleus sampling, taken before top-k on the untempered probabilities
+                             as suno's code does (default off)
   -o, --output PATH          the audio (needs BARK_DIR/codec.safetensors, EnCodec 24 kHz for Bark);
                              several outputs go to OUT-0.wav, OUT-1.wav, … (texts in order, then batch)
   --tokens-out DIR|X.npz     the tokens: a .npz in Bark's voice layout (semantic_prompt, coarse_prompt,

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { npyToInt32, readNpy, readNpz } from "../lib/npy.js";
+import { decodeNpz, npyToInt32, readNpy, readNpz } from "../lib/npy.js";
 import { decodeWav } from "../lib/wav.js";
 import { tempDir } from "./helpers.js";
 
@@ -113,6 +113,24 @@ describe("audiolm generate with a Bark model", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/ERR_AUDIOLM_INVALID_ARGUMENT.*non-empty text/);
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+    r = run("generate", "-m", bark, "--text", "hello", "--top-k-fine", "5", "--tokens-out", "t.npz");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--top-k-fine is not an option of Bark generation/);
+    r = run("generate", "-m", bark, "--text", "hello", "--top-p-semantic", "0", "--tokens-out", "t.npz");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ERR_AUDIOLM_INVALID_ARGUMENT.*semantic\.topP/);
+  });
+
+  it("top-k and top-p reach the semantic and coarse stages", () => {
+    const toks = (f: string) => JSON.stringify([...decodeNpz(readFileSync(join(tmp.dir, f)))].map(([k, a]) => [k, Array.from(a.data as ArrayLike<number>)]));
+    const base = ["generate", "-m", bark, "--text", "hello world", "--seed", "2", "--temperature-semantic", "1.5", "--temperature-coarse", "1.5"];
+    expect(run(...base, "--tokens-out", "hot.npz").code).toBe(0);
+    let r = run(...base, "--top-k-semantic", "1", "--top-k-coarse", "1", "--tokens-out", "k1.npz");
+    expect(r.code, r.stderr).toBe(0);
+    r = run(...base, "--top-p-semantic", "1e-6", "--top-p-coarse", "1e-6", "--tokens-out", "p0.npz");
+    expect(r.code, r.stderr).toBe(0);
+    expect(toks("k1.npz")).toEqual(toks("p0.npz")); // both keep only the most likely token
+    expect(toks("k1.npz")).not.toEqual(toks("hot.npz"));
   });
 
   it("help describes the Bark options", () => {

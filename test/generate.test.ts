@@ -106,6 +106,27 @@ describe("audiolm generate (CLI)", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/missing -o\/--output/);
   });
+
+  it("takes top-k and top-p per stage", () => {
+    const tokens = (dir: string) => ["semantic", "coarse", "fine"].map((s) => Array.from(decodeNpy(readFileSync(join(tmp.dir, dir, `${s}.npy`))).data as Int32Array));
+    const base = ["generate", "-m", dirs.ar, "--seconds", "1", "--seed", "9", "-o", "k.wav"];
+    // top-k 1 at temperature 2 and top-p 1e-6 are greedy: the tokens of temperature 0
+    let r = run(...base, "--temperature-semantic", "0", "--temperature-coarse", "0", "--temperature-fine", "0", "--tokens-out", "greedy");
+    expect(r.code, r.stderr).toBe(0);
+    r = run(...base, "--temperature-semantic", "2", "--top-k-semantic", "1", "--temperature-coarse", "2", "--top-p-coarse", "1e-6",
+      "--temperature-fine", "2", "--top-k-fine", "1", "--tokens-out", "filtered");
+    expect(r.code, r.stderr).toBe(0);
+    expect(tokens("filtered")).toEqual(tokens("greedy"));
+    r = run(...base, "--temperature-semantic", "2", "--temperature-coarse", "2", "--temperature-fine", "2", "--tokens-out", "hot");
+    expect(r.code, r.stderr).toBe(0);
+    expect(tokens("hot")).not.toEqual(tokens("greedy"));
+    r = run(...base, "--top-p-coarse", "1.5");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[ERR_AUDIOLM_INVALID_ARGUMENT\].*coarse.*topP/);
+    r = run(...base, "--top-k-fine", "many");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--top-k-fine expects a number/);
+  });
 });
 
 describe("AudioLM.generate", () => {
