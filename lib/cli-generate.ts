@@ -56,6 +56,7 @@ export async function cmdGenerate(argv: string[]): Promise<void> {
       json: { type: "boolean" },
       text: { type: "string", multiple: true },
       voice: { type: "string" },
+      "min-eos-p": { type: "string" },
     },
     help,
   );
@@ -65,6 +66,7 @@ export async function cmdGenerate(argv: string[]): Promise<void> {
   if (values.text !== undefined || values.voice !== undefined) {
     throw new UsageError(`--text and --voice need a Bark model directory (-m DIR with bark.json, from \`audiolm convert bark\`)\n\n${help}`);
   }
+  if (values["min-eos-p"] !== undefined) throw new UsageError(`--min-eos-p is an option of Bark generation (-m DIR with bark.json)\n\n${help}`);
   const output = need(values.output, "-o/--output", help);
   const modelDir = (values.model as string | undefined) ?? join(packageRoot(), "models", "default");
   if (values.model === undefined && !existsSync(join(modelDir, "model.json"))) {
@@ -160,6 +162,8 @@ async function cmdGenerateBark(values: Values, help: string): Promise<void> {
   for (const o of ["top-k-fine", "top-p-fine"]) {
     if (values[o] !== undefined) throw new UsageError(`--${o} is not an option of Bark generation (its fine stage samples with a temperature only)\n\n${help}`);
   }
+  const minEos = values["min-eos-p"];
+  const minEosP = minEos === undefined ? undefined : minEos === "none" ? null : num(minEos, "min-eos-p");
   const threads = num(values.threads, "threads");
   const bark = await BarkModel.load(modelDir, threads ? { threads } : {});
   try {
@@ -177,7 +181,7 @@ async function cmdGenerateBark(values: Values, help: string): Promise<void> {
       text: items,
       seed,
       voice: values.voice as string | undefined,
-      semantic: stageSampling(values, "semantic") ?? {},
+      semantic: { ...stageSampling(values, "semantic"), ...(minEosP !== undefined ? { minEosP } : {}) },
       coarse: stageSampling(values, "coarse") ?? {},
       fine: stageSampling(values, "fine") ?? {},
     })) as BarkGenerateResult[];

@@ -58,7 +58,7 @@ Bark (a MODEL_DIR with bark.json, from \`audiolm convert bark\`):
   audiolm generate --text "..." [--text "..." ...] -m BARK_DIR [-o OUT.wav] [--voice VOICE.npz]
                    [--batch B] [--seed S] [--temperature-semantic X] [--temperature-coarse X]
                    [--temperature-fine X] [--top-k-semantic|coarse K] [--top-p-semantic|coarse P]
-                   [--tokens-out DIR|FILE.npz] [--pcm16] [--threads N] [--json]
+                   [--min-eos-p P|none] [--tokens-out DIR|FILE.npz] [--pcm16] [--threads N] [--json]
 
   --text TEXT                the text to speak (repeatable: one output per --text), tokenised
                              with BARK_DIR/vocab.txt (bert-base-multilingual-cased's)
@@ -69,6 +69,9 @@ Bark (a MODEL_DIR with bark.json, from \`audiolm convert bark\`):
   --top-k-semantic|coarse K  keep the K most likely tokens (default off)
   --top-p-semantic|coarse P  nucleus sampling, taken before top-k on the untempered probabilities
                              as suno's code does (default off)
+  --min-eos-p P|none         the semantic stage stops once the end token's probability reaches P
+                             (default 0.2, as suno's); none: only on a sampled end token, which
+                             lets the native sampling loop run (faster)
   -o, --output PATH          the audio (needs BARK_DIR/codec.safetensors, EnCodec 24 kHz for Bark);
                              several outputs go to OUT-0.wav, OUT-1.wav, … (texts in order, then batch)
   --tokens-out DIR|X.npz     the tokens: a .npz in Bark's voice layout (semantic_prompt, coarse_prompt,

@@ -133,6 +133,25 @@ describe("audiolm generate with a Bark model", () => {
     expect(toks("k1.npz")).not.toEqual(toks("hot.npz"));
   });
 
+  it("--min-eos-p sets or turns off the semantic stage's early stop", () => {
+    const base = ["generate", "-m", bark, "--text", "hello world", "--seed", "2"];
+    let r = run(...base, "--min-eos-p", "none", "--tokens-out", "none.npz", "--json");
+    expect(r.code, r.stderr).toBe(0);
+    // at 0 the first step already stops, and the request says so
+    r = run(...base, "--min-eos-p", "0", "--tokens-out", "zero.npz");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ERR_AUDIOLM_INVALID_ARGUMENT.*stopped before its first token/);
+    r = run(...base, "--min-eos-p", "1.5", "--tokens-out", "x.npz");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ERR_AUDIOLM_INVALID_ARGUMENT.*minEosP/);
+    r = run(...base, "--min-eos-p", "often", "--tokens-out", "x.npz");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--min-eos-p expects a number/);
+    r = run("generate", "-m", join(tmp.dir, "nowhere"), "--min-eos-p", "0.3", "-o", "x.wav");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--min-eos-p is an option of Bark generation/);
+  });
+
   it("help describes the Bark options", () => {
     const r = run("generate", "--help");
     expect(r.code).toBe(0);
