@@ -17,7 +17,7 @@ import codec as codec_train
 import stages
 
 
-def model_json(sampling, coarse_hop):
+def model_json(sampling, coarse_hop, coarse_frames=stages.COARSE_FRAMES, fine_frames=stages.FINE_FRAMES):
     return {
         "format": "audiolm-node/model@1",
         "name": "audiolm-node default (synthetic speech, 16 kHz)",
@@ -27,9 +27,9 @@ def model_json(sampling, coarse_hop):
         "semantic": {"codebookSize": stages.K, "rate": 50, "dedupe": False, "vocab": stages.SEM,
                      "window": stages.SEM_WINDOW, "hop": stages.SEM_WINDOW // 2},
         "acoustic": {"rate": 50, "codebookSize": stages.C, "coarseLevels": stages.QC, "fineLevels": stages.Q - stages.QC},
-        "coarse": {"vocab": stages.COARSE, "window": {"semanticFrames": stages.COARSE_FRAMES,
-                                                      "acousticFrames": stages.COARSE_FRAMES, "hop": coarse_hop}},
-        "fine": {"mode": "nonCausal", "window": {"frames": stages.FINE_FRAMES, "hop": stages.FINE_FRAMES // 2}},
+        "coarse": {"vocab": stages.COARSE, "window": {"semanticFrames": coarse_frames,
+                                                      "acousticFrames": coarse_frames, "hop": coarse_hop}},
+        "fine": {"mode": "nonCausal", "window": {"frames": fine_frames, "hop": fine_frames // 2}},
         "sampling": sampling,
     }
 
@@ -40,23 +40,35 @@ def main():
     ap.add_argument("--out", default="models/default")
     ap.add_argument("--components", help="a folder of exported stage components to take as they are")
     ap.add_argument("--temperatures", default="0.8,0.7,0.5", help="semantic,coarse,fine")
-    ap.add_argument("--coarse-hop", type=int, default=stages.COARSE_FRAMES // 4,
-                    help="new frames per coarse window: 25 keeps 75 frames of history (50 would keep 50, at half the cost)")
+    ap.add_argument("--unconditional-coarse-temperature", type=float,
+                    help="the coarse temperature of unconditional generation (model.json sampling.unconditional)")
+    ap.add_argument("--coarse-hop", type=int, default=25,
+                    help="new frames per coarse window: 25 keeps 75 of a 100-frame window as history (50 would keep 50, at half the cost)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     model, _ = codec_train.load(os.path.join(args.runs, "codec", "last.pt"))
     codec_train.export(model, os.path.join(args.out, "codec.safetensors"), f16=True)
     shutil.copy(os.path.join(args.runs, "semantic", "semantic-tokenizer.safetensors"), args.out)
+    frames = {}  # the window each stage was trained on (stages.py --frames), the model's window
     for st in ("semantic", "coarse", "fine"):
         done = args.components and os.path.join(args.components, f"{st}.safetensors")
         if done and os.path.exists(done):
             shutil.copy(done, os.path.join(args.out, f"{st}.safetensors"))
+            facts = os.path.join(args.components, f"{st}.train.json")
+            if os.path.exists(facts):
+                with open(facts) as f:
+                    fj = json.load(f)
+                frames[st] = (fj.get("fineTunes") or [fj])[-1].get("frames")  # the last run's window
         else:
-            stages.write_component(os.path.join(args.runs, "stages", f"{st}.pt"), os.path.join(args.out, f"{st}.safetensors"), f16=True)
+            ck = stages.write_component(os.path.join(args.runs, "stages", f"{st}.pt"), os.path.join(args.out, f"{st}.safetensors"), f16=True)
+            frames[st] = ck.get("run", {}).get("frames")
     t = [float(v) for v in args.temperatures.split(",")]
     sampling = {"semantic": {"temperature": t[0]}, "coarse": {"temperature": t[1]}, "fine": {"temperature": t[2]}}
+    if args.unconditional_coarse_temperature is not None:
+        sampling["unconditional"] = {"coarse": {"temperature": args.unconditional_coarse_temperature}}
     with open(os.path.join(args.out, "model.json"), "w") as f:
-        json.dump(model_json(sampling, args.coarse_hop), f, indent=2)
+        json.dump(model_json(sampling, args.coarse_hop, frames.get("coarse") or stages.COARSE_FRAMES,
+                             frames.get("fine") or stages.FINE_FRAMES), f, indent=2)
         f.write("\n")
     total = sum(os.path.getsize(os.path.join(args.out, n)) for n in os.listdir(args.out))
     print(f"wrote {args.out}: {total / 1e6:.1f} MB")

@@ -56,28 +56,85 @@ def stage_config(stage, heads=4, layers=None):
     return dict(base, vocabSize=C, outputSize=C, causal=False, inputCodebooks=Q, outputHeads=Q - QC)
 
 
+class Tokens(list):
+    """[(semantic tokens [S], codes [Q, T] or None)] of some utterances, with `voices`: lists of
+    indices into it that share one voice (a speaker whose pitch and speed are fixed; the "extra"
+    split draws them per utterance, so its utterances are in none), and `shifted`: per utterance,
+    the semantic tokens of a pitch-shifted copy (shifted_tokens.py) or None."""
+    voices = ()
+    shifted = ()
+
+
 def load_tokens(args, split):
-    """[(semantic tokens [S], codes [Q, T] or None)] for the utterances of `split` (names joined by
-    commas for several)."""
+    """The Tokens of the utterances of `split` (names joined by commas for several)."""
     man = common.load_manifest(args.data)
     sem = np.load(args.semantic)
     codes = np.load(args.codes) if os.path.exists(args.codes) else None
     splits = set(split.split(","))
-    out = []
+    shifted_path = os.path.join(os.path.dirname(args.semantic), "tokens-shifted.npz")
+    shifted = np.load(shifted_path) if os.path.exists(shifted_path) else {}
+    out, by_voice = Tokens(), {}
+    out.shifted = []
     for u in man["utterances"]:
         if u["split"] in splits:
+            if "voice" not in u:
+                by_voice.setdefault(u["speaker"], []).append(len(out))
             out.append((sem[u["id"]].astype(np.int64), None if codes is None else codes[u["id"]].astype(np.int64)))
+            out.shifted.append(shifted[u["id"]].astype(np.int64) if u["id"] in shifted else None)
+    out.voices = [v for v in by_voice.values() if len(v) > 1]
     return out
 
 
-def make_batch(stage, data, rng, batch):
-    """(inputs, targets, fine level) — targets -100 where no loss is taken."""
+def coarse_ids(c):
+    """Coarse vocabulary ids of codes [QC+, n], frame-major ([frames * QC])."""
+    return (c[:QC] + K + np.arange(QC)[:, None] * C).T.reshape(-1)
+
+
+def content_tokens(data, i, rng, shifted):
+    """Utterance i's semantic tokens, or with probability `shifted` its pitch-shifted copy's."""
+    if shifted > 0 and data.shifted[i] is not None and rng.random() < shifted:
+        return data.shifted[i]
+    return data[i][0]
+
+
+def cross_window(data, rng, n, shifted=0.0):
+    """A coarse window whose acoustic history is another utterance of the same voice: h frames from
+    the end of a random span of utterance B, then n - h frames of utterance A with their semantic
+    tokens (see content_tokens), as in acoustic mode, where the voice prompt and the content come
+    from different speech."""
+    group = data.voices[int(rng.integers(len(data.voices)))]
+    ia, ib = rng.choice(group, 2, replace=False)
+    (_, c), (_, cb) = data[int(ia)], data[int(ib)]
+    s = content_tokens(data, int(ia), rng, shifted)
+    h = int(rng.integers(n // 4, n // 2 + 1))
+    T = min(c.shape[1], len(s))
+    m = min(T, n - h)
+    a = int(rng.integers(0, T - m + 1))
+    b = int(rng.integers(0, cb.shape[1] - h + 1)) if cb.shape[1] >= h else 0
+    hist = cb[:, b: b + h]
+    return s[a: a + m], np.concatenate([coarse_ids(hist), coarse_ids(c[:, a: a + m])])
+
+
+def make_batch(stage, data, rng, batch, frames=None, cross=0.0, shifted=0.0):
+    """(inputs, targets, fine level) — targets -100 where no loss is taken. `frames`: the coarse or
+    fine window (default COARSE_FRAMES / FINE_FRAMES); `cross`: the share of coarse windows made by
+    cross_window (data.voices must not be empty); `shifted`: the share of coarse windows with
+    acoustic history but no semantic tokens for it whose semantic tokens come from a pitch-shifted
+    copy of the speech (content_tokens)."""
     rows, tgts, level = [], [], None
     if stage == "fine":
         level = int(rng.integers(QC, Q))
     for _ in range(batch):
-        s, c = data[int(rng.integers(len(data)))]
-        if stage == "semantic":
+        i = int(rng.integers(len(data)))
+        s, c = data[i]
+        if stage == "coarse" and cross > 0 and rng.random() < cross:
+            sem, ac = cross_window(data, rng, frames or COARSE_FRAMES, shifted)
+            seq = np.concatenate([[COARSE["bos"]], sem, [COARSE["sep"]], ac])
+            x, y = seq[:-1], seq[1:].copy()
+            y[: len(sem) + 1] = -100
+            rows.append(x)
+            tgts.append(y)
+        elif stage == "semantic":
             n = min(len(s), SEM_WINDOW + 1)
             a = int(rng.integers(0, len(s) - n + 1))
             seq = np.concatenate([[SEM["bos"]], s[a: a + n]])
@@ -86,13 +143,13 @@ def make_batch(stage, data, rng, batch):
             tgts.append(y)
         elif stage == "coarse":
             T = min(c.shape[1], len(s))
-            n = min(T, COARSE_FRAMES)
+            n = min(T, frames or COARSE_FRAMES)
             a = int(rng.integers(0, T - n + 1))
-            ac = (c[:QC, a: a + n] + K + np.arange(QC)[:, None] * C).T.reshape(-1)
+            ac = coarse_ids(c[:, a: a + n])
             # A quarter of the windows start with acoustic history that has no semantic tokens, as
             # in acoustic mode (speaker conversion), where the voice prompt precedes the content.
             h = int(rng.integers(1, n // 2 + 1)) if n > 2 and rng.random() < 0.25 else 0
-            sem = s[a + h: a + n]
+            sem = (content_tokens(data, i, rng, shifted) if h else s)[a + h: a + n]
             seq = np.concatenate([[COARSE["bos"]], sem, [COARSE["sep"]], ac])
             x, y = seq[:-1], seq[1:].copy()
             y[: len(sem) + 1] = -100  # no loss on the semantic conditioning (nor on SEP)
@@ -100,7 +157,7 @@ def make_batch(stage, data, rng, batch):
             tgts.append(y)
         else:
             T = c.shape[1]
-            n = min(T, FINE_FRAMES)
+            n = min(T, frames or FINE_FRAMES)
             a = int(rng.integers(0, T - n + 1))
             win = c[:, a: a + n].T.copy()  # [frames, Q]
             y = win[:, level].copy()
@@ -156,11 +213,20 @@ def train(args):
     data = load_tokens(args, args.splits)
     held = load_tokens(args, "heldout")
     hrng = np.random.default_rng(1234)
-    held_batches = [make_batch(args.stage, held, hrng, 16) for _ in range(8)]  # a fixed held-out probe, for the log
+    # fixed held-out probes for the log: plain windows, and cross-utterance ones when they are trained
+    held_batches = [make_batch(args.stage, held, hrng, 16, args.frames) for _ in range(8)]
+    cross_batches = [make_batch(args.stage, held, hrng, 16, args.frames, cross=1.0) for _ in range(8)] if args.cross_history else []
+    if args.shifted_semantic:
+        if not any(t is not None for t in data.shifted):
+            raise SystemExit("--shifted-semantic needs tokens-shifted.npz beside the semantic tokens (training/shifted_tokens.py)")
+        # held-out speech has no shifted copy: the log's probe stays the plain and cross windows
     print(f"{len(data)} training utterances ({args.splits}), device {dev}", flush=True)
     os.makedirs(args.out, exist_ok=True)
     ck_path = os.path.join(args.out, f"{args.stage}.pt")
     model = new_model(args.stage, args.seed, dev, args.layers)
+    if args.init:  # fine-tuning: the weights (and so the size) of an exported component
+        model = tref.Transformer.load(args.init)
+        model.w = {k: v.float().to(dev).requires_grad_(True) for k, v in model.w.items()}
     params = list(model.w.values())
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
     step, spent = 0, 0.0
@@ -173,7 +239,9 @@ def train(args):
         step, spent = ck["step"], ck["seconds"]
     t0 = time.time() - spent
     run_facts = {"batch": args.batch, "lr": args.lr, "dropout": args.dropout, "splits": args.splits,
-                 "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"}
+                 "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+                 "frames": args.frames or (COARSE_FRAMES if args.stage == "coarse" else FINE_FRAMES),
+                 "crossHistory": args.cross_history, "shiftedSemantic": args.shifted_semantic, "init": args.init}
     budget = args.minutes * 60
     log = open(os.path.join(args.out, f"{args.stage}.log.txt"), "a")
     avg = None
@@ -185,9 +253,13 @@ def train(args):
         os.replace(tmp, ck_path)
 
     @torch.no_grad()
-    def held_out_loss():
-        sums = [masked_nll(model, x.to(dev), y.to(dev), level)[:2] for x, y, level in held_batches]
+    def held_out_loss(batches):
+        sums = [masked_nll(model, x.to(dev), y.to(dev), level)[:2] for x, y, level in batches]
         return sum(s for s, _ in sums) / sum(n for _, n in sums)
+
+    def probe():
+        return f"held-out loss {held_out_loss(held_batches):.3f}" + (
+            f", cross-utterance {held_out_loss(cross_batches):.3f}" if cross_batches else "")
 
     def say(line):
         print(line, flush=True)
@@ -199,7 +271,7 @@ def train(args):
         lr = args.lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        x, y, level = make_batch(args.stage, data, rng, args.batch)
+        x, y, level = make_batch(args.stage, data, rng, args.batch, args.frames, args.cross_history, args.shifted_semantic)
         x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
         logits = forward(model, x, level, args.dropout)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-100)
@@ -211,11 +283,12 @@ def train(args):
         avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
         if step % 20 == 0:
             say(f"step {step} {(time.time() - t0) / 60:.1f} min lr {lr:.2e} loss {avg:.3f} (ppl {math.exp(avg):.1f})")
-        if step % args.eval_every == 0:
-            say(f"step {step} held-out loss {held_out_loss():.3f}")
+        if step == 1 or step % args.eval_every == 0:
+            say(f"step {step} {probe()}")
         if step % args.save_every == 0:
             save()
     save()
+    say(f"step {step} {probe()}")
     print(f"done: {step} steps, {(time.time() - t0) / 60:.1f} min", flush=True)
 
 
@@ -253,7 +326,7 @@ def evaluate(args):
         counts = [sum(np.bincount(c[l], minlength=C) for _, c in train_data) for l in range(QC if args.stage == "coarse" else Q)]
     logp = (lambda cnt: np.log((cnt + 1) / (cnt + 1).sum()))
     for it in range(args.eval_batches):
-        x, y, level = make_batch(args.stage, held, rng, 8)
+        x, y, level = make_batch(args.stage, held, rng, 8, args.frames, args.cross_history)
         s, m, mask = masked_nll(model, x, y, level)
         nll += s
         n += m
@@ -293,6 +366,13 @@ def main():
     ap.add_argument("--splits", default="train,extra", help="the corpus splits to train on")
     ap.add_argument("--dropout", type=float, default=0.0)
     ap.add_argument("--layers", type=int, help="depth instead of SIZES's (the checkpoint keeps its config)")
+    ap.add_argument("--init", help="start from this exported component's weights and config (fine-tuning)")
+    ap.add_argument("--frames", type=int, help="coarse or fine window in frames instead of 100 (bundle.py reads it from the "
+                    "exported component's .train.json)")
+    ap.add_argument("--cross-history", type=float, default=0.0,
+                    help="share of coarse windows whose acoustic history is another utterance of the same voice")
+    ap.add_argument("--shifted-semantic", type=float, default=0.0,
+                    help="share of acoustic-mode and cross windows whose content tokens are those of a pitch-shifted copy")
     ap.add_argument("--eval-every", type=int, default=1000, help="steps between held-out probes in the log")
     ap.add_argument("--save-every", type=int, default=200)
     args = ap.parse_args()
