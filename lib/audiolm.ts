@@ -250,9 +250,10 @@ export class AudioLM {
     return { batch, seeds: Array.from({ length: batch }, (_, r) => seed + r) };
   }
 
-  #sampling(stage: "semantic" | "coarse" | "fine", given: SamplingOptions | undefined, name: string): SamplingOptions {
+  #sampling(stage: "semantic" | "coarse" | "fine", given: SamplingOptions | undefined, name: string, unconditional = false): SamplingOptions {
     if (given !== undefined && (typeof given !== "object" || given === null)) invalidArgument(name, "sampling options { temperature, topK, topP }", given);
-    const s = { ...this.#cfg().sampling[stage], ...(given ?? {}) };
+    const defaults = this.#cfg().sampling;
+    const s = { ...defaults[stage], ...(unconditional ? defaults.unconditional[stage] : {}), ...(given ?? {}) };
     if (s.temperature !== undefined && (typeof s.temperature !== "number" || !Number.isFinite(s.temperature) || s.temperature < 0)) invalidArgument(`${name}.temperature`, "a number ≥ 0", s.temperature);
     if (s.topK !== undefined && (!Number.isInteger(s.topK) || s.topK < 0)) invalidArgument(`${name}.topK`, "an integer ≥ 0", s.topK);
     if (s.topP !== undefined && (typeof s.topP !== "number" || !(s.topP > 0 && s.topP <= 1))) invalidArgument(`${name}.topP`, "a number in (0, 1]", s.topP);
@@ -330,7 +331,8 @@ export class AudioLM {
     if (o.seconds !== undefined || mode !== "acoustic") {
       if (typeof o.seconds !== "number" || !Number.isFinite(o.seconds) || o.seconds <= 0 || o.seconds > 86400) invalidArgument("seconds", "a positive number of seconds", o.seconds);
     }
-    const sampling = { semantic: this.#sampling("semantic", o.semantic, "semantic"), coarse: this.#sampling("coarse", o.coarse, "coarse"), fine: this.#sampling("fine", o.fine, "fine") };
+    const u = mode === "unconditional";
+    const sampling = { semantic: this.#sampling("semantic", o.semantic, "semantic", u), coarse: this.#sampling("coarse", o.coarse, "coarse", u), fine: this.#sampling("fine", o.fine, "fine", u) };
     const Q = m.acoustic.coarseLevels + m.acoustic.fineLevels;
     if (o.prompt !== undefined && o.acousticPrompt !== undefined) invalidArgument("acousticPrompt", "nothing when prompt is given (the prompt is the acoustic prompt)", o.acousticPrompt);
     if (o.prompt !== undefined && !(o.prompt instanceof Float32Array) && (typeof o.prompt !== "string" || o.prompt === "")) invalidArgument("prompt", "a Float32Array or a WAV path", o.prompt);

@@ -82,8 +82,16 @@ export interface ModelConfig {
   coarse: CoarseSection;
   /** `null` when `acoustic.fineLevels` is 0. */
   fine: FineSection | null;
-  /** Default sampling per stage (a request's options override them field by field). */
-  sampling: { semantic: SamplingOptions; coarse: SamplingOptions; fine: SamplingOptions };
+  /**
+   * Default sampling per stage (a request's options override them field by field), and what
+   * unconditional generation changes in them (it has no acoustic prompt to hold on to).
+   */
+  sampling: {
+    semantic: SamplingOptions;
+    coarse: SamplingOptions;
+    fine: SamplingOptions;
+    unconditional: { semantic?: SamplingOptions; coarse?: SamplingOptions; fine?: SamplingOptions };
+  };
 }
 
 type Obj = Record<string, unknown>;
@@ -274,6 +282,12 @@ export function parseModelJson(json: unknown, source = "model.json"): ModelConfi
   }
 
   const sm = r.optObj(root.sampling, "sampling");
+  const unconditional: ModelConfig["sampling"]["unconditional"] = {};
+  const un = r.optObj(sm.unconditional, "sampling.unconditional");
+  for (const k of Object.keys(un)) {
+    if (k !== "semantic" && k !== "coarse" && k !== "fine") r.fail(`sampling.unconditional.${k}`, "semantic, coarse or fine", k);
+    unconditional[k] = r.sampling(un[k], `sampling.unconditional.${k}`);
+  }
   return {
     format: MODEL_FORMAT,
     name,
@@ -283,7 +297,12 @@ export function parseModelJson(json: unknown, source = "model.json"): ModelConfi
     acoustic,
     coarse,
     fine,
-    sampling: { semantic: r.sampling(sm.semantic, "sampling.semantic"), coarse: r.sampling(sm.coarse, "sampling.coarse"), fine: r.sampling(sm.fine, "sampling.fine") },
+    sampling: {
+      semantic: r.sampling(sm.semantic, "sampling.semantic"),
+      coarse: r.sampling(sm.coarse, "sampling.coarse"),
+      fine: r.sampling(sm.fine, "sampling.fine"),
+      unconditional,
+    },
   };
 }
 

@@ -2,7 +2,7 @@
 // independence, range restriction, abort, concurrency, a free event loop, streaming, the
 // token-level entry points and argument validation.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -267,6 +267,31 @@ describe("AudioLM.generate", () => {
       fs.dispose();
       await fine.dispose();
       await coarse.dispose();
+    }
+  });
+
+  it("takes sampling.unconditional from model.json in unconditional mode only", async () => {
+    const dir = join(tmp.dir, "uncond");
+    cpSync(dirs.ar, dir, { recursive: true });
+    const mj = JSON.parse(readFileSync(join(dir, "model.json"), "utf8"));
+    const greedy = { temperature: 0 };
+    mj.sampling = { ...mj.sampling, unconditional: { semantic: greedy, coarse: greedy, fine: greedy } };
+    writeFileSync(join(dir, "model.json"), JSON.stringify(mj));
+    const m = await AudioLM.load(dir);
+    try {
+      // greedy in every stage: the seed no longer matters, unconditionally
+      const [a, b] = await Promise.all([m.generate({ seconds: 1, seed: 1 }), m.generate({ seconds: 1, seed: 2 })]);
+      expect(tokensOf(a, 0)).toEqual(tokensOf(b, 0));
+      // a request's own options still win
+      const c = await m.generate({ seconds: 1, seed: 1, coarse: { temperature: 2 } });
+      expect(tokensOf(c, 0).coarse).not.toEqual(tokensOf(a, 0).coarse);
+      // a continuation keeps the stage defaults (not greedy): seeds differ
+      const prompt = sine(1, 220);
+      const semanticPrompt = semanticTokens(25, 3);
+      const [p1, p2] = await Promise.all([1, 2].map((seed) => m.generate({ prompt, semanticPrompt, seconds: 1, seed })));
+      expect(tokensOf(p1, 0).coarse).not.toEqual(tokensOf(p2, 0).coarse);
+    } finally {
+      await m.dispose();
     }
   });
 

@@ -75,7 +75,10 @@ describe("model.json", () => {
     expect(m.coarse.window).toEqual({ semanticFrames: 50, acousticFrames: 100, hop: 50 });
     expect(m.fine!.vocab).toEqual({ coarseOffset: 0, fineOffset: 2 * C, sep: 4 * C, bos: 4 * C + 1 });
     expect(stageCapacities(m)).toEqual({ semantic: 65, coarse: 2 + 50 + 200, fine: 2 + 50 * 4 });
-    expect(m.sampling).toEqual({ semantic: {}, coarse: {}, fine: {} });
+    expect(m.sampling).toEqual({ semantic: {}, coarse: {}, fine: {}, unconditional: {} });
+    const u = parseModelJson(manifest({ sampling: { coarse: { temperature: 0.6 }, unconditional: { coarse: { temperature: 0.8 } } } }));
+    expect(u.sampling.coarse).toEqual({ temperature: 0.6 });
+    expect(u.sampling.unconditional).toEqual({ coarse: { temperature: 0.8 } });
   });
 
   it("names the field that is wrong", () => {
@@ -88,6 +91,8 @@ describe("model.json", () => {
     expect(modelError(() => parseModelJson(manifest({ semantic: { codebookSize: K, rate: 25, window: 64, vocab: { eos: 3 } } }))).message).toMatch(/overlaps/);
     expect(modelError(() => parseModelJson(manifest({ components: { codec: "c", coarse: "" } }))).message).toMatch(/components\.coarse/);
     expect(modelError(() => parseModelJson(manifest({ sampling: { fine: { temperature: -1 } } }))).message).toMatch(/sampling\.fine\.temperature/);
+    expect(modelError(() => parseModelJson(manifest({ sampling: { unconditional: { coarse: { topP: 2 } } } }))).message).toMatch(/sampling\.unconditional\.coarse\.topP/);
+    expect(modelError(() => parseModelJson(manifest({ sampling: { unconditional: { acoustic: {} } } }))).message).toMatch(/sampling\.unconditional\.acoustic/);
     expect(modelError(() => parseModelJson(manifest({ acoustic: { rate: 50, codebookSize: C, coarseLevels: 2, fineLevels: 0 } }))).message).toMatch(/fineLevels/);
   });
 
