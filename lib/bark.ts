@@ -90,7 +90,7 @@ function samplingOf(o: BarkSamplingOptions, name: string, defTemp: number): { te
  * softmax, the first token always kept), then top-k (ties with the k-th kept), then softmax at the
  * temperature (temperature 0: one-hot at the first maximum).
  */
-function barkProbs(logits: Float64Array, temperature: number, topK: number, topP: number): Float64Array {
+function barkProbs(logits: ArrayLike<number>, temperature: number, topK: number, topP: number): Float64Array {
   const n = logits.length;
   const l = Float64Array.from(logits);
   if (topP < 1) {
@@ -273,34 +273,28 @@ export class BarkModel {
     prompt[2 * TEXT_CONTEXT] = c.semanticInferToken;
     prompt[2 * TEXT_CONTEXT + 1] = -1;
 
-    // The native sampler filters top-k first and top-p on the tempered weights; the reference
-    // filters top-p on the untempered softmax first. They agree without top-p.
-    if (minEosP === null && !opts.greedy && s.topP === 1) {
-      const session = this.semantic.session({ batch: 1, capacity: Math.min(positions, TEXT_CONTEXT + 1 + maxSteps) });
-      try {
-        await session.prefill([prompt]);
+    const session = this.semantic.session({ batch: 1, capacity: Math.min(positions, TEXT_CONTEXT + 1 + maxSteps) });
+    const V = c.semanticVocabSize;
+    const out: number[] = [];
+    try {
+      await session.prefill([prompt]);
+      // The native sampler filters top-k first and top-p on the tempered weights; the reference
+      // filters top-p on the untempered softmax first. They agree without top-p.
+      if (minEosP === null && !opts.greedy && s.topP === 1) {
         const r = await session.generate({
           steps: maxSteps,
           seeds: [s.seed],
           sampling: { temperature: s.temperature, topK: s.topK, topP: s.topP },
-          ranges: { period: 1, ranges: [{ lo: 0, hi: c.semanticVocabSize, extra: [c.semanticPadToken] }] },
+          ranges: { period: 1, ranges: [{ lo: 0, hi: V, extra: [c.semanticPadToken] }] },
           eos: c.semanticPadToken,
         });
         const t = r.tokens[0];
         return Int32Array.from(t.length && t[t.length - 1] === c.semanticPadToken ? t.subarray(0, t.length - 1) : t);
-      } finally {
-        session.dispose();
       }
-    }
-    // token by token, sampled here (the EOS probability is needed each step), with the KV cache
-    const V = c.semanticVocabSize;
-    const out: number[] = [];
-    const session = this.semantic.session({ batch: 1, capacity: Math.min(positions, TEXT_CONTEXT + 1 + maxSteps) });
-    try {
-      await session.prefill([prompt]);
+      // token by token, sampled here (the EOS probability is needed each step)
+      const rel = new Float64Array(V + 1);
       for (let n = 0; n < maxSteps; n++) {
         const last = session.nextLogits()[0];
-        const rel = new Float64Array(V + 1);
         for (let i = 0; i < V; i++) rel[i] = last[i];
         rel[V] = last[c.semanticPadToken];
         const p = barkProbs(rel, s.temperature, s.topK, s.topP);
@@ -378,7 +372,7 @@ export class BarkModel {
           const wseed = deriveSeed(s.seed, w);
           for (let i = 0; i < steps; i++) {
             const lo = SV + ((step + i) % 2) * CB;
-            const p = barkProbs(Float64Array.from(session.nextLogits()[0].subarray(lo, lo + CB)), s.temperature, s.topK, s.topP);
+            const p = barkProbs(session.nextLogits()[0].subarray(lo, lo + CB), s.temperature, s.topK, s.topP);
             const pick = lo + (s.temperature === 0 ? argmax(p) : draw(p, counterUniform(wseed, i)));
             coarse.push(pick);
             if (i + 1 < steps) await session.extend([Int32Array.of(pick)]);
@@ -454,7 +448,7 @@ export class BarkModel {
           const row = logits.subarray(t * O, t * O + CB);
           let pick: number;
           if (temperature === null || temperature === 0) pick = argmax(row);
-          else pick = draw(barkProbs(Float64Array.from(row), temperature, 0, 1), counterUniform(seed, n, nn, t));
+          else pick = draw(barkProbs(row, temperature, 0, 1), counterUniform(seed, n, nn, t));
           buf[t * NF + nn] = pick;
         }
       }

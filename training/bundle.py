@@ -43,7 +43,7 @@ def main():
     ap.add_argument("--unconditional-coarse-temperature", type=float,
                     help="the coarse temperature of unconditional generation (model.json sampling.unconditional)")
     ap.add_argument("--coarse-hop", type=int, default=25,
-                    help="new frames per coarse window: 25 keeps 75 of a 100-frame window as history (50 would keep 50, at half the cost)")
+                    help="new frames per coarse window: the rest of the window is history (25 of 150 keeps 125)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     model, _ = codec_train.load(os.path.join(args.runs, "codec", "last.pt"))

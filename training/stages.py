@@ -115,6 +115,15 @@ def cross_window(data, rng, n, shifted=0.0):
     return s[a: a + m], np.concatenate([coarse_ids(hist), coarse_ids(c[:, a: a + m])])
 
 
+def coarse_row(sem, ac):
+    """(inputs, targets) of a coarse window: BOS, semantic tokens, SEP, acoustic ids; no loss on the
+    semantic conditioning (nor on SEP)."""
+    seq = np.concatenate([[COARSE["bos"]], sem, [COARSE["sep"]], ac])
+    x, y = seq[:-1], seq[1:].copy()
+    y[: len(sem) + 1] = -100
+    return x, y
+
+
 def make_batch(stage, data, rng, batch, frames=None, cross=0.0, shifted=0.0):
     """(inputs, targets, fine level) — targets -100 where no loss is taken. `frames`: the coarse or
     fine window (default COARSE_FRAMES / FINE_FRAMES); `cross`: the share of coarse windows made by
@@ -128,10 +137,7 @@ def make_batch(stage, data, rng, batch, frames=None, cross=0.0, shifted=0.0):
         i = int(rng.integers(len(data)))
         s, c = data[i]
         if stage == "coarse" and cross > 0 and rng.random() < cross:
-            sem, ac = cross_window(data, rng, frames or COARSE_FRAMES, shifted)
-            seq = np.concatenate([[COARSE["bos"]], sem, [COARSE["sep"]], ac])
-            x, y = seq[:-1], seq[1:].copy()
-            y[: len(sem) + 1] = -100
+            x, y = coarse_row(*cross_window(data, rng, frames or COARSE_FRAMES, shifted))
             rows.append(x)
             tgts.append(y)
         elif stage == "semantic":
@@ -149,10 +155,7 @@ def make_batch(stage, data, rng, batch, frames=None, cross=0.0, shifted=0.0):
             # A quarter of the windows start with acoustic history that has no semantic tokens, as
             # in acoustic mode (speaker conversion), where the voice prompt precedes the content.
             h = int(rng.integers(1, n // 2 + 1)) if n > 2 and rng.random() < 0.25 else 0
-            sem = (content_tokens(data, i, rng, shifted) if h else s)[a + h: a + n]
-            seq = np.concatenate([[COARSE["bos"]], sem, [COARSE["sep"]], ac])
-            x, y = seq[:-1], seq[1:].copy()
-            y[: len(sem) + 1] = -100  # no loss on the semantic conditioning (nor on SEP)
+            x, y = coarse_row((content_tokens(data, i, rng, shifted) if h else s)[a + h: a + n], ac)
             rows.append(x)
             tgts.append(y)
         else:
@@ -223,10 +226,11 @@ def train(args):
     print(f"{len(data)} training utterances ({args.splits}), device {dev}", flush=True)
     os.makedirs(args.out, exist_ok=True)
     ck_path = os.path.join(args.out, f"{args.stage}.pt")
-    model = new_model(args.stage, args.seed, dev, args.layers)
     if args.init:  # fine-tuning: the weights (and so the size) of an exported component
         model = tref.Transformer.load(args.init)
         model.w = {k: v.float().to(dev).requires_grad_(True) for k, v in model.w.items()}
+    else:
+        model = new_model(args.stage, args.seed, dev, args.layers)
     params = list(model.w.values())
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
     step, spent = 0, 0.0

@@ -1,5 +1,7 @@
 #include "transformer_wrap.h"
 
+#include <functional>
+#include <utility>
 #include <vector>
 
 #include "addon_data.h"
@@ -41,11 +43,14 @@ std::vector<double> number_array(Napi::Env env, Napi::Object o, const char* key,
   return out;
 }
 
-Napi::Array float_rows(Napi::Env env, const std::vector<std::vector<float>>& rows) {
-  Napi::Array arr = Napi::Array::New(env, rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) {
-    auto a = Napi::Float32Array::New(env, rows[i].size());
-    std::copy(rows[i].begin(), rows[i].end(), a.Data());
+// One Float32Array per row; row(i) gives its start and length.
+template <typename Row>
+Napi::Array float_rows(Napi::Env env, size_t n, const Row& row) {
+  Napi::Array arr = Napi::Array::New(env, n);
+  for (size_t i = 0; i < n; ++i) {
+    const auto [p, len] = row(i);
+    auto a = Napi::Float32Array::New(env, len);
+    std::copy(p, p + len, a.Data());
     arr.Set(uint32_t(i), a);
   }
   return arr;
@@ -63,7 +68,9 @@ class LogitsWorker : public PromiseWorker {
     alm::TransformerSession s(model_, int64_t(tokens_.size()), cap);
     out_ = s.prefill_all(tokens_, ctx_.get(), head_);
   }
-  Napi::Value Result(Napi::Env env) override { return float_rows(env, out_); }
+  Napi::Value Result(Napi::Env env) override {
+    return float_rows(env, out_.size(), [&](size_t i) { return std::pair(out_[i].data(), out_[i].size()); });
+  }
 
  private:
   ModelPtr model_;
@@ -83,28 +90,16 @@ class SessionWorker : public PromiseWorker {
   std::shared_ptr<SessionState> st_;
 };
 
-class PrefillWorker : public SessionWorker {
+// A session call that resolves to undefined (prefill, extend).
+class SessionTaskWorker : public SessionWorker {
  public:
-  PrefillWorker(Napi::Env env, std::shared_ptr<SessionState> st, std::vector<std::vector<int32_t>> prompts,
-                std::unique_ptr<std::vector<std::vector<float>>> ctx)
-      : SessionWorker(env, std::move(st)), prompts_(std::move(prompts)), ctx_(std::move(ctx)) {}
-  void Run() override { st_->session->prefill(prompts_, ctx_.get()); }
+  SessionTaskWorker(Napi::Env env, std::shared_ptr<SessionState> st, std::function<void(alm::TransformerSession&)> task)
+      : SessionWorker(env, std::move(st)), task_(std::move(task)) {}
+  void Run() override { task_(*st_->session); }
   Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
 
  private:
-  std::vector<std::vector<int32_t>> prompts_;
-  std::unique_ptr<std::vector<std::vector<float>>> ctx_;
-};
-
-class ExtendWorker : public SessionWorker {
- public:
-  ExtendWorker(Napi::Env env, std::shared_ptr<SessionState> st, std::vector<std::vector<int32_t>> tokens)
-      : SessionWorker(env, std::move(st)), tokens_(std::move(tokens)) {}
-  void Run() override { st_->session->extend(tokens_); }
-  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
-
- private:
-  std::vector<std::vector<int32_t>> tokens_;
+  std::function<void(alm::TransformerSession&)> task_;
 };
 
 class GenerateWorker : public SessionWorker {
@@ -276,16 +271,22 @@ static void claim(Napi::Env env, SessionState& st) {
     throw make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT", "this session is busy with another call; await it first");
 }
 
+// Claims the session and runs `task` on the pool; the promise resolves to undefined.
+static Napi::Value queue_task(Napi::Env env, const std::shared_ptr<SessionState>& st,
+                              std::function<void(alm::TransformerSession&)> task) {
+  claim(env, *st);
+  auto* w = new SessionTaskWorker(env, st, std::move(task));
+  auto p = w->promise();
+  w->Queue();
+  return p;
+}
+
 Napi::Value NativeSession::Prefill(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto st = state(env);
   auto prompts = copy_int_arrays(env, info[0], "prompts");
-  auto ctx = copy_contexts(env, info[1]);
-  claim(env, *st);
-  auto* w = new PrefillWorker(env, st, std::move(prompts), std::move(ctx));
-  auto p = w->promise();
-  w->Queue();
-  return p;
+  std::shared_ptr<std::vector<std::vector<float>>> ctx = copy_contexts(env, info[1]);
+  return queue_task(env, st, [prompts = std::move(prompts), ctx](alm::TransformerSession& s) { s.prefill(prompts, ctx.get()); });
 }
 
 Napi::Value NativeSession::Generate(const Napi::CallbackInfo& info) {
@@ -340,11 +341,7 @@ Napi::Value NativeSession::Extend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto st = state(env);
   auto tokens = copy_int_arrays(env, info[0], "tokens");
-  claim(env, *st);
-  auto* w = new ExtendWorker(env, st, std::move(tokens));
-  auto p = w->promise();
-  w->Queue();
-  return p;
+  return queue_task(env, st, [tokens = std::move(tokens)](alm::TransformerSession& s) { s.extend(tokens); });
 }
 
 Napi::Value NativeSession::NextLogits(const Napi::CallbackInfo& info) {
@@ -354,13 +351,7 @@ Napi::Value NativeSession::NextLogits(const Napi::CallbackInfo& info) {
   const alm::TransformerSession& s = *st->session;
   const auto& all = s.last_logits();
   const size_t V = all.size() / size_t(s.batch());
-  Napi::Array arr = Napi::Array::New(env, size_t(s.batch()));
-  for (size_t r = 0; r < size_t(s.batch()); ++r) {
-    auto a = Napi::Float32Array::New(env, V);
-    std::copy(all.begin() + int64_t(r * V), all.begin() + int64_t((r + 1) * V), a.Data());
-    arr.Set(uint32_t(r), a);
-  }
-  return arr;
+  return float_rows(env, size_t(s.batch()), [&](size_t r) { return std::pair(all.data() + r * V, V); });
 }
 
 Napi::Value NativeSession::Lengths(const Napi::CallbackInfo& info) {
