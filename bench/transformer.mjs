@@ -2,7 +2,9 @@
 // Tokens/s of a paper-size AudioLM stage (12 layers, 16 heads, width 1024, FF 4096, T5 relative
 // positions, random weights) at several batch sizes: prefill of a prompt, then KV-cached greedy
 // decoding. Beside PyTorch eager with a KV cache on the same weights and prompts shape in the
-// same run (bench/torch_transformer.py), where PyTorch is installed, with the ratio.
+// same run (bench/torch_transformer.py), where PyTorch is installed, with the ratio. Also
+// classifier-free guidance (each row with a guide row of a quarter of its prompt), as tokens/s of
+// the guided rows against unguided decoding at the same batch.
 //
 //   node bench/transformer.mjs [--batch 1,4,16] [--prompt 64] [--steps 32] [--runs 3] [--out bench/out]
 import { spawnSync } from "node:child_process";
@@ -75,19 +77,21 @@ const model = await Transformer.load(modelPath);
 let lcg = 1234;
 const randomTokens = (n) => Int32Array.from({ length: n }, () => { lcg = (lcg * 1664525 + 1013904223) >>> 0; return lcg % 1024; });
 
-async function timeOurs(B) {
-  const session = model.session({ batch: B, capacity: promptLen + steps });
-  const prompts = Array.from({ length: B }, () => randomTokens(promptLen));
-  const seeds = Array.from({ length: B }, (_, i) => i);
+async function timeOurs(B, guided = false) {
+  const rows = guided ? 2 * B : B;
+  const session = model.session({ batch: rows, capacity: promptLen + steps + 4 });
+  const prompts = Array.from({ length: rows }, (_, i) => randomTokens(i < B ? promptLen : Math.max(1, promptLen >> 2)));
+  const seeds = Array.from({ length: rows }, (_, i) => i);
+  const req = { seeds, sampling: { temperature: 0, guidance: guided ? 2 : 0 }, guide: guided ? seeds.map((i) => (i < B ? B + i : -1)) : undefined };
   await session.prefill(prompts);
-  await session.generate({ steps: 4, seeds, sampling: { temperature: 0 } }); // warm-up
+  await session.generate({ steps: 4, ...req }); // warm-up
   const pre = [], dec = [];
   for (let r = 0; r < runs; r++) {
     let t = performance.now();
     await session.prefill(prompts);
     pre.push((performance.now() - t) / 1000);
     t = performance.now();
-    const out = await session.generate({ steps, seeds, sampling: { temperature: 0 } });
+    const out = await session.generate({ steps, ...req });
     dec.push((performance.now() - t) / 1000);
     if (out.tokens.some((x) => x.length !== steps)) throw new Error("a row stopped early");
   }
@@ -107,6 +111,9 @@ for (const B of batches) ours[B] = await timeOurs(B);
 const torch = noTorch ? null : timeTorch();
 // A second pass of ours after PyTorch, so that noise over the run hits both engines.
 if (torch) for (const B of batches) { const again = await timeOurs(B); if (again.decode_tokens_per_s > ours[B].decode_tokens_per_s) ours[B] = again; }
+// guided against unguided decoding measured just before it
+const guided = {};
+for (const B of batches) guided[B] = { plain: await timeOurs(B), guided: await timeOurs(B, true) };
 await model.dispose();
 
 const info = native().info();
@@ -119,6 +126,13 @@ for (const B of batches) {
   console.log(`${String(B).padStart(5)}   ${o.decode_tokens_per_s.toFixed(1).padStart(18)}   ${t ? t.decode_tokens_per_s.toFixed(1).padStart(13) : "skipped".padStart(13)}   ${t ? (rows[B].ratio.toFixed(2) + "x").padStart(6) : "     -"}    ${o.prefill_s.toFixed(3)} / ${t ? t.prefill_s.toFixed(3) : "-"}`);
 }
 if (noTorch) console.log(`PyTorch eager: skipped (${noTorch})`);
-const result = { bench: "transformer-stage", promptLen, steps, threads: info.threads, batches: rows, pytorch: noTorch ? { skipped: noTorch } : "eager + KV cache" };
+console.log("batch   guided tok/s (B rows + B guide rows)   unguided tok/s   ratio");
+const guidance = {};
+for (const B of batches) {
+  const { guided: g, plain: o } = guided[B];
+  guidance[B] = { guided: g, unguided: o, ratio: g.decode_tokens_per_s / o.decode_tokens_per_s };
+  console.log(`${String(B).padStart(5)}   ${g.decode_tokens_per_s.toFixed(1).padStart(36)}   ${o.decode_tokens_per_s.toFixed(1).padStart(14)}   ${guidance[B].ratio.toFixed(2)}x`);
+}
+const result = { bench: "transformer-stage", promptLen, steps, threads: info.threads, batches: rows, guidance, pytorch: noTorch ? { skipped: noTorch } : "eager + KV cache" };
 writeFileSync(join(opt.out, "transformer.json"), JSON.stringify(result, null, 2));
 console.log(JSON.stringify(result));

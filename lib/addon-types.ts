@@ -62,6 +62,9 @@ export interface NativeGenerateRequest {
   ranges?: Array<{ lo: number; hi: number; extra: number[] }>;
   origins?: number[];
   eos?: number;
+  /** Per row: its guide row (classifier-free guidance) or -1; with guideScale. */
+  guide?: number[];
+  guideScale?: number[];
 }
 
 export interface NativeSession {

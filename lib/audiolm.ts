@@ -257,6 +257,10 @@ export class AudioLM {
     if (s.temperature !== undefined && (typeof s.temperature !== "number" || !Number.isFinite(s.temperature) || s.temperature < 0)) invalidArgument(`${name}.temperature`, "a number ≥ 0", s.temperature);
     if (s.topK !== undefined && (!Number.isInteger(s.topK) || s.topK < 0)) invalidArgument(`${name}.topK`, "an integer ≥ 0", s.topK);
     if (s.topP !== undefined && (typeof s.topP !== "number" || !(s.topP > 0 && s.topP <= 1))) invalidArgument(`${name}.topP`, "a number in (0, 1]", s.topP);
+    if (s.guidance !== undefined) {
+      if (stage !== "coarse") invalidArgument(`${name}.guidance`, "no guidance (it applies to the coarse stage only)", s.guidance);
+      if (typeof s.guidance !== "number" || !Number.isFinite(s.guidance) || s.guidance < 0) invalidArgument(`${name}.guidance`, "a number ≥ 0", s.guidance);
+    }
     return s;
   }
 
@@ -558,6 +562,9 @@ export class AudioLM {
     if (!o || typeof o !== "object") invalidArgument("options", "an object", o);
     for (const key of ["mode", "prompt", "content", "semanticPrompt", "acousticPrompt", "seconds", "batchSize", "chunkSize"] as const) {
       if ((o as Record<string, unknown>)[key] !== undefined) invalidArgument(key, "nothing for a Bark model (it takes text, textTokens, voice, seed and sampling)", (o as Record<string, unknown>)[key]);
+    }
+    for (const stage of ["semantic", "coarse", "fine"] as const) {
+      if (o[stage]?.guidance !== undefined) invalidArgument(`${stage}.guidance`, "nothing for a Bark model (guidance is an AudioLM coarse-stage option)", o[stage]!.guidance);
     }
     const sampling = (s: SamplingOptions | undefined) => (s ? { temperature: s.temperature, topK: s.topK, topP: s.topP } : undefined);
     const seed = o.seed ?? randomInt(2 ** 31);

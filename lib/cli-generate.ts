@@ -13,9 +13,11 @@ import { writeWav } from "./wav.js";
 import { HELP } from "./cli-help.js";
 import { UsageError, type Values, need, num, parse, rowPath } from "./cli-common.js";
 
-/** A stage's --temperature-/--top-k-/--top-p- options (only those given), or undefined for none. */
-function stageSampling(values: Values, stage: string): { temperature?: number; topK?: number; topP?: number } | undefined {
-  const out: { temperature?: number; topK?: number; topP?: number } = {};
+/** A stage's --temperature-/--top-k-/--top-p-/--guidance- options (only those given), or undefined for none. */
+function stageSampling(values: Values, stage: string): { temperature?: number; topK?: number; topP?: number; guidance?: number } | undefined {
+  const out: { temperature?: number; topK?: number; topP?: number; guidance?: number } = {};
+  const g = stage === "coarse" ? num(values["guidance-coarse"], "guidance-coarse") : undefined;
+  if (g !== undefined) out.guidance = g;
   const t = num(values[`temperature-${stage}`], `temperature-${stage}`);
   const k = num(values[`top-k-${stage}`], `top-k-${stage}`);
   const p = num(values[`top-p-${stage}`], `top-p-${stage}`);
@@ -49,6 +51,7 @@ export async function cmdGenerate(argv: string[]): Promise<void> {
       "top-p-semantic": { type: "string" },
       "top-p-coarse": { type: "string" },
       "top-p-fine": { type: "string" },
+      "guidance-coarse": { type: "string" },
       "tokens-out": { type: "string" },
       progress: { type: "boolean" },
       pcm16: { type: "boolean" },
@@ -162,6 +165,7 @@ async function cmdGenerateBark(values: Values, help: string): Promise<void> {
   for (const o of ["top-k-fine", "top-p-fine"]) {
     if (values[o] !== undefined) throw new UsageError(`--${o} is not an option of Bark generation (its fine stage samples with a temperature only)\n\n${help}`);
   }
+  if (values["guidance-coarse"] !== undefined) throw new UsageError(`--guidance-coarse is not an option of Bark generation (it is AudioLM's coarse-stage guidance)\n\n${help}`);
   const minEos = values["min-eos-p"];
   const minEosP = minEos === undefined ? undefined : minEos === "none" ? null : num(minEos, "min-eos-p");
   const threads = num(values.threads, "threads");

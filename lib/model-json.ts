@@ -148,7 +148,9 @@ class Reader {
   sampling(v: unknown, field: string): SamplingOptions {
     const o = this.optObj(v, field);
     const out: SamplingOptions = {};
-    for (const k of Object.keys(o)) if (!["temperature", "topK", "topP"].includes(k)) this.fail(`${field}.${k}`, "temperature, topK or topP", k);
+    const coarse = field.endsWith(".coarse");
+    const keys = coarse ? ["temperature", "topK", "topP", "guidance"] : ["temperature", "topK", "topP"];
+    for (const k of Object.keys(o)) if (!keys.includes(k)) this.fail(`${field}.${k}`, coarse ? "temperature, topK, topP or guidance" : "temperature, topK or topP (guidance is a coarse-stage field)", k);
     if (o.temperature !== undefined) {
       if (typeof o.temperature !== "number" || !Number.isFinite(o.temperature) || o.temperature < 0) this.fail(`${field}.temperature`, "a number ≥ 0", o.temperature);
       out.temperature = o.temperature;
@@ -157,6 +159,10 @@ class Reader {
     if (o.topP !== undefined) {
       if (typeof o.topP !== "number" || !(o.topP > 0 && o.topP <= 1)) this.fail(`${field}.topP`, "a number in (0, 1]", o.topP);
       out.topP = o.topP;
+    }
+    if (o.guidance !== undefined) {
+      if (typeof o.guidance !== "number" || !Number.isFinite(o.guidance) || o.guidance < 0) this.fail(`${field}.guidance`, "a number ≥ 0", o.guidance);
+      out.guidance = o.guidance;
     }
     return out;
   }

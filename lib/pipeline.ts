@@ -207,16 +207,31 @@ export class Pipeline {
         const n = sizes[k];
         const spans = rows.map((r) => windowSpan(r.promptFrames + made, n, Fa, hop));
         const origins: number[] = [];
-        const prompts = rows.map((r, i) => {
+        const prompt = (r: Row, start: number, known: number, end: number) => {
           const al: Alignment = { semanticAt: r.semanticStart, frameAt: r.promptFrames, semanticRate: m.semantic.rate, acousticRate: m.acoustic.rate };
-          const s = semanticSpan(al, spans[i].start, spans[i].end, r.semantic.length, Fs);
+          const s = semanticSpan(al, start, end, r.semantic.length, Fs);
           origins.push(coarseOrigin(s.to - s.from));
-          return coarsePrompt(layout, r.semantic.subarray(s.from, s.to), r.codes, spans[i].start, spans[i].known);
-        });
+          return coarsePrompt(layout, r.semantic.subarray(s.from, s.to), r.codes, start, known);
+        };
+        const prompts = rows.map((r, i) => prompt(r, spans[i].start, spans[i].known, spans[i].end));
+        // Guidance: a row whose window has acoustic history gets a guide row with the same new
+        // frames and no history (the layout of a window at an utterance's start).
+        const guide = rows.map(() => -1);
+        if (sampling.guidance) {
+          rows.forEach((r, i) => {
+            if (spans[i].known === spans[i].start) return;
+            guide[i] = prompts.length;
+            prompts.push(prompt(r, spans[i].known, spans[i].known, spans[i].end));
+            guide.push(-1);
+          });
+        }
+        const seeds = rows.map((r) => deriveSeed(r.seed, STAGE_COARSE, k));
         await this.#generateWindow(run, model, "coarse", prompts, n * Q, total, {
-          seeds: rows.map((r) => deriveSeed(r.seed, STAGE_COARSE, k)),
+          seeds: [...seeds, ...new Array(prompts.length - rows.length).fill(0)],
           sampling,
           ranges: coarseRanges(layout, origins),
+          guide: prompts.length > rows.length ? guide : undefined,
+          rows: rows.length,
           place: (r, ids, index) => placeTokens(rows[r].codes, ids, index, spans[r].known, Q, 0, layout.acousticOffset, layout.codebookSize),
         });
         made += n;
@@ -266,7 +281,15 @@ export class Pipeline {
     prompts: Int32Array[],
     count: number,
     total: number,
-    w: { seeds: number[]; sampling: SamplingOptions; ranges: ReturnType<typeof coarseRanges>; place: (row: number, ids: Int32Array, index: number) => void },
+    w: {
+      seeds: number[];
+      sampling: SamplingOptions;
+      ranges: ReturnType<typeof coarseRanges>;
+      place: (row: number, ids: Int32Array, index: number) => void;
+      /** Guide rows (classifier-free guidance) follow the first `rows` prompts; only those are placed. */
+      guide?: number[];
+      rows?: number;
+    },
   ): Promise<void> {
     run.check();
     const caps = stageCapacities(this.config);
@@ -278,10 +301,11 @@ export class Pipeline {
         run.check();
         const steps = Math.min(run.chunk, count - made);
         const t0 = performance.now();
-        const res = await run.call(session.generate({ steps, seeds: w.seeds, sampling: w.sampling, ranges: w.ranges }));
-        res.tokens.forEach((ids, r) => w.place(r, ids, made));
+        const res = await run.call(session.generate({ steps, seeds: w.seeds, sampling: w.sampling, ranges: w.ranges, guide: w.guide }));
+        const rows = w.rows ?? prompts.length;
+        res.tokens.forEach((ids, r) => r < rows && w.place(r, ids, made));
         made += steps;
-        run.progress(stage, steps * prompts.length, total, (performance.now() - t0) / 1000);
+        run.progress(stage, steps * rows, total, (performance.now() - t0) / 1000);
       }
     } finally {
       run.sessions.delete(session);

@@ -8,6 +8,13 @@ export interface SamplingOptions {
   topK?: number;
   /** Keep the smallest set of tokens whose probability reaches p (1 = off, default). */
   topP?: number;
+  /**
+   * Classifier-free guidance scale s ≥ 0 (0 = off, default). A row that has a guide row samples
+   * from l + s·(l − l_guide), where l_guide are the logits of the guide row (the same request
+   * without some of its conditioning). AudioLM uses it in the coarse stage only, with the window
+   * without its acoustic history as the guide: s > 0 holds on to the prompt's voice.
+   */
+  guidance?: number;
 }
 
 /** Allowed tokens of one step: ids in [lo, hi) plus the `extra` ids (e.g. EOS). */
@@ -63,6 +70,12 @@ export interface GenerateStepOptions {
   ranges?: RangeSchedule;
   /** A row stops after it samples this token (the token is included in its output). */
   eos?: number;
+  /**
+   * Per row: the index of its guide row for classifier-free guidance (`sampling.guidance`), or
+   * -1. A guide row does not sample: it is fed its leader's tokens (and returns them), and stops
+   * with it. A row guides at most one other row and has no guide of its own.
+   */
+  guide?: number[];
 }
 
 export interface GenerateStepResult {

@@ -107,14 +107,16 @@ export class Transformer {
   }
 }
 
-function samplingFor(s: SamplingOptions | undefined, name: string): { temperature: number; topK: number; topP: number } {
+function samplingFor(s: SamplingOptions | undefined, name: string): { temperature: number; topK: number; topP: number; guidance: number } {
   const temperature = s?.temperature ?? 1;
   const topK = s?.topK ?? 0;
   const topP = s?.topP ?? 1;
+  const guidance = s?.guidance ?? 0;
+  if (typeof guidance !== "number" || !(guidance >= 0) || !Number.isFinite(guidance)) invalidArgument(`${name}.guidance`, "a number ≥ 0", guidance);
   if (typeof temperature !== "number" || !(temperature >= 0) || !Number.isFinite(temperature)) invalidArgument(`${name}.temperature`, "a number ≥ 0", temperature);
   if (!Number.isInteger(topK) || topK < 0) invalidArgument(`${name}.topK`, "an integer ≥ 0", topK);
   if (typeof topP !== "number" || !(topP > 0 && topP <= 1)) invalidArgument(`${name}.topP`, "a number in (0, 1]", topP);
-  return { temperature, topK, topP };
+  return { temperature, topK, topP, guidance };
 }
 
 /** A batch of rows with their own lengths, generating with a KV cache. */
@@ -182,6 +184,14 @@ export class TransformerSession {
       const origin = ranges.origin ?? new Array(this.batch).fill(0);
       if (origin.length !== this.batch || !origin.every(Number.isInteger)) invalidArgument("ranges.origin", `${this.batch} integers`, origin);
       req.origins = origin;
+    }
+    if (opts.guide !== undefined) {
+      const g = opts.guide;
+      if (!Array.isArray(g) || g.length !== this.batch || !g.every((v, r) => Number.isInteger(v) && v >= -1 && v < this.batch && v !== r)) {
+        invalidArgument("guide", `${this.batch} entries, each another row's index or -1`, g);
+      }
+      req.guide = g;
+      req.guideScale = sampling.map((s) => s.guidance);
     }
     try {
       return await h.generate(req);

@@ -330,6 +330,13 @@ Napi::Value NativeSession::Generate(const Napi::CallbackInfo& info) {
   }
   Napi::Value eos = o.Get("eos");
   req.eos = eos.IsNumber() ? eos.As<Napi::Number>().Int32Value() : -1;
+  if (o.Get("guide").IsArray()) {
+    auto guide = number_array(env, o, "guide", B), scale = number_array(env, o, "guideScale", B);
+    for (size_t i = 0; i < B; ++i) {
+      req.guide.push_back(int64_t(guide[i]));
+      req.guide_scale.push_back(float(scale[i]));
+    }
+  }
   claim(env, *st);
   auto* w = new GenerateWorker(env, st, std::move(req));
   auto p = w->promise();

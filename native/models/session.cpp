@@ -169,9 +169,29 @@ std::vector<std::vector<int32_t>> TransformerSession::generate(const GenerateReq
   }
   for (int64_t r = 0; r < batch_; ++r)
     ALM_CHECK_ARG(len_[size_t(r)] > 0, "row ", r, " was never prefilled: call prefill first");
+  // leader[r]: the row whose token a guide row r is fed, else -1.
+  std::vector<int64_t> leader(size_t(batch_), -1);
+  if (!req.guide.empty()) {
+    ALM_CHECK_ARG(int64_t(req.guide.size()) == batch_ && int64_t(req.guide_scale.size()) == batch_,
+                  "guidance needs a guide row (or -1) and a scale for each of the ", batch_, " rows");
+    for (int64_t r = 0; r < batch_; ++r) {
+      int64_t g = req.guide[size_t(r)];
+      if (g < 0) continue;
+      ALM_CHECK_ARG(g < batch_ && g != r, "row ", r, "'s guide row ", g, " is not another row of the batch of ", batch_);
+      ALM_CHECK_ARG(std::isfinite(req.guide_scale[size_t(r)]), "row ", r, "'s guidance scale is not finite");
+      ALM_CHECK_ARG(leader[size_t(g)] < 0, "row ", g, " is the guide row of both row ", leader[size_t(g)], " and row ", r);
+      leader[size_t(g)] = r;
+    }
+    for (int64_t r = 0; r < batch_; ++r) {
+      int64_t g = req.guide[size_t(r)];
+      if (g < 0) continue;
+      ALM_CHECK_ARG(req.guide[size_t(g)] < 0, "row ", g, " is a guide row and cannot have a guide row of its own");
+      ALM_CHECK_ARG(stopped_[size_t(r)] == stopped_[size_t(g)], "row ", r, " and its guide row ", g, " are not both live");
+    }
+  }
   const int64_t V = c.output_size, D = c.dim, P = int64_t(req.ranges.size()), C = c.input_codebooks;
   std::vector<std::vector<int32_t>> out(static_cast<size_t>(batch_));
-  std::vector<std::vector<float>> scratch(static_cast<size_t>(batch_));
+  std::vector<std::vector<float>> scratch(static_cast<size_t>(batch_)), guided(static_cast<size_t>(batch_));
   std::vector<int32_t> step_tokens(static_cast<size_t>(batch_));
   for (int64_t step = 0; step < req.steps; ++step) {
     if (abort_.load()) fail(ErrorKind::Aborted, "generation was aborted");
@@ -184,12 +204,25 @@ std::vector<std::vector<int32_t>> TransformerSession::generate(const GenerateReq
     parallel_for(int64_t(live.size()), 8, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
         int64_t r = live[size_t(i)], pos = len_[size_t(r)];
+        if (leader[size_t(r)] >= 0) continue;  // a guide row takes its leader's token below
         const TokenRange* range = nullptr;
         if (P) range = &req.ranges[size_t((((pos - req.origins[size_t(r)]) % P) + P) % P)];
         double u = rng_uniform(req.seeds[size_t(r)], uint64_t(pos));
-        step_tokens[size_t(r)] = sample_token(last_logits_.data() + r * V, V, req.params[size_t(r)], range, u, scratch[size_t(r)]);
+        const float* lr = last_logits_.data() + r * V;
+        int64_t g = req.guide.empty() ? -1 : req.guide[size_t(r)];
+        if (g >= 0) {
+          // (1 + s)·l_r − s·l_g, into a per-row buffer that sample_token's scratch does not share
+          std::vector<float>& mixed = guided[size_t(r)];
+          mixed.resize(size_t(V));
+          const float s = req.guide_scale[size_t(r)], *lg = last_logits_.data() + g * V;
+          for (int64_t v = 0; v < V; ++v) mixed[size_t(v)] = lr[v] + s * (lr[v] - lg[v]);
+          lr = mixed.data();
+        }
+        step_tokens[size_t(r)] = sample_token(lr, V, req.params[size_t(r)], range, u, scratch[size_t(r)]);
       }
     });
+    for (int64_t r : live)
+      if (leader[size_t(r)] >= 0) step_tokens[size_t(r)] = step_tokens[size_t(leader[size_t(r)])];
     std::vector<int64_t> cont, ones;
     std::vector<int32_t> toks;
     std::vector<int64_t> pos;

@@ -140,9 +140,15 @@ class TransformerSession {
     std::vector<TokenRange> ranges;    // schedule; empty = unrestricted
     std::vector<int64_t> origins;      // per row
     int32_t eos = -1;
+    // Classifier-free guidance (empty = none). guide[r] >= 0 names the row that carries r's
+    // unconditional prompt: r samples from l_r + guide_scale[r]·(l_r − l_guide[r]) and the guide
+    // row is fed r's token instead of sampling (it stops when r stops). -1: an ordinary row.
+    std::vector<int64_t> guide;
+    std::vector<float> guide_scale;
   };
-  // Samples up to `steps` tokens per live row; returns them per row. Throws ERR_AUDIOLM_ABORTED
-  // when abort() was called (the tokens sampled so far stay appended).
+  // Samples up to `steps` tokens per live row; returns them per row (a guide row returns its
+  // leader's tokens). Throws ERR_AUDIOLM_ABORTED when abort() was called (the tokens sampled so
+  // far stay appended).
   std::vector<std::vector<int32_t>> generate(const GenerateRequest& req);
   const std::vector<bool>& stopped() const { return stopped_; }
 

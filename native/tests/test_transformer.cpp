@@ -2,6 +2,7 @@
 // by test/fixtures/make_transformer_fixtures.py with random weights): full-sequence logits,
 // KV-cached logits at every step, greedy tokens, ragged batches, and generation invariants.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -228,6 +229,51 @@ TEST(range_schedule_is_never_violated_and_eos_stops_rows) {
     auto it = std::find(row.begin(), row.end(), 3);
     if (it != row.end()) EXPECT(it + 1 == row.end());
   }
+}
+
+TEST(guided_rows_sample_the_mix_and_their_guides_follow) {
+  // Row 0 samples greedily from (1 + s)·l0 − s·l1; row 1 (its guide) is fed the same tokens.
+  // Reference: the same session driven by extend() with the mix and argmax done here.
+  auto m = any_causal_model();
+  const int64_t V = m->config().output_size, steps = 12;
+  const float scale = 1.5f;
+  const std::vector<std::vector<int32_t>> prompts{{5, 9, 2, 7}, {3, 1}};
+  TransformerSession a(m, 2, 32), b(m, 2, 32);
+  a.prefill(prompts, nullptr);
+  b.prefill(prompts, nullptr);
+  TransformerSession::GenerateRequest req;
+  req.steps = steps;
+  req.params.assign(2, SampleParams{0.f, 0, 1.f});
+  req.seeds = {1, 2};
+  req.guide = {1, -1};
+  req.guide_scale = {scale, 0.f};
+  auto got = a.generate(req);
+  EXPECT(got[1] == got[0]);
+  std::vector<int32_t> want;
+  for (int64_t t = 0; t < steps; ++t) {
+    const float *l = b.last_logits().data(), *g = l + V;
+    int32_t best = 0;
+    float best_v = -INFINITY;
+    for (int64_t v = 0; v < V; ++v) {
+      float mixed = l[v] + scale * (l[v] - g[v]);
+      if (mixed > best_v) best_v = mixed, best = int32_t(v);
+    }
+    want.push_back(best);
+    b.extend({{best}, {best}});
+  }
+  EXPECT_MSG(got[0] == want, "guided greedy tokens differ from the mix taken by hand");
+  EXPECT(a.lengths() == b.lengths());
+  // bad pairings are argument errors, and the session stays usable
+  for (auto guide : std::vector<std::vector<int64_t>>{{0, -1}, {2, -1}, {1, 0}, {1}}) {
+    a.prefill(prompts, nullptr);
+    req.guide = guide;
+    EXPECT_THROWS_CODE(a.generate(req), "ERR_AUDIOLM_INVALID_ARGUMENT");
+  }
+  req.guide = {-1, 0};
+  req.guide_scale = {0.f, NAN};
+  EXPECT_THROWS_CODE(a.generate(req), "ERR_AUDIOLM_INVALID_ARGUMENT");
+  req.guide_scale = {0.f, 2.f};
+  EXPECT(a.generate(req)[1].size() == size_t(steps));
 }
 
 TEST(bad_requests_are_clear_errors) {
