@@ -127,6 +127,21 @@ describe("audiolm generate (CLI)", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--top-k-fine expects a number/);
   });
+
+  it("takes --guidance-coarse", () => {
+    const coarse = (dir: string) => Array.from(decodeNpy(readFileSync(join(tmp.dir, dir, "coarse.npy"))).data as Int32Array);
+    // 2 s: the second coarse window has history, so guidance changes it
+    const base = ["generate", "-m", dirs.ar, "--seconds", "2", "--seed", "9", "-o", "g.wav"];
+    for (const [dir, extra] of [["g-default", []], ["g-zero", ["--guidance-coarse", "0"]], ["g-three", ["--guidance-coarse", "3"]]] as const) {
+      const r = run(...base, ...extra, "--tokens-out", dir);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    expect(coarse("g-zero")).toEqual(coarse("g-default"));
+    expect(coarse("g-three")).not.toEqual(coarse("g-default"));
+    const r = run(...base, "--guidance-coarse=-1");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[ERR_AUDIOLM_INVALID_ARGUMENT\].*≥ 0 for coarse.guidance/);
+  });
 });
 
 describe("AudioLM.generate", () => {
