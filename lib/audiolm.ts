@@ -258,7 +258,7 @@ export class AudioLM {
     if (s.topK !== undefined && (!Number.isInteger(s.topK) || s.topK < 0)) invalidArgument(`${name}.topK`, "an integer ≥ 0", s.topK);
     if (s.topP !== undefined && (typeof s.topP !== "number" || !(s.topP > 0 && s.topP <= 1))) invalidArgument(`${name}.topP`, "a number in (0, 1]", s.topP);
     if (s.guidance !== undefined) {
-      if (stage !== "coarse") invalidArgument(`${name}.guidance`, "no guidance (it applies to the coarse stage only)", s.guidance);
+      if (stage === "fine") invalidArgument(`${name}.guidance`, "no guidance (it applies to the semantic and coarse stages only)", s.guidance);
       if (typeof s.guidance !== "number" || !Number.isFinite(s.guidance) || s.guidance < 0) invalidArgument(`${name}.guidance`, "a number ≥ 0", s.guidance);
     }
     return s;

@@ -16,7 +16,7 @@ import { UsageError, type Values, need, num, parse, rowPath } from "./cli-common
 /** A stage's --temperature-/--top-k-/--top-p-/--guidance- options (only those given), or undefined for none. */
 function stageSampling(values: Values, stage: string): { temperature?: number; topK?: number; topP?: number; guidance?: number } | undefined {
   const out: { temperature?: number; topK?: number; topP?: number; guidance?: number } = {};
-  const g = stage === "coarse" ? num(values["guidance-coarse"], "guidance-coarse") : undefined;
+  const g = stage === "fine" ? undefined : num(values[`guidance-${stage}`], `guidance-${stage}`);
   if (g !== undefined) out.guidance = g;
   const t = num(values[`temperature-${stage}`], `temperature-${stage}`);
   const k = num(values[`top-k-${stage}`], `top-k-${stage}`);
@@ -51,6 +51,7 @@ export async function cmdGenerate(argv: string[]): Promise<void> {
       "top-p-semantic": { type: "string" },
       "top-p-coarse": { type: "string" },
       "top-p-fine": { type: "string" },
+      "guidance-semantic": { type: "string" },
       "guidance-coarse": { type: "string" },
       "tokens-out": { type: "string" },
       progress: { type: "boolean" },
@@ -165,7 +166,9 @@ async function cmdGenerateBark(values: Values, help: string): Promise<void> {
   for (const o of ["top-k-fine", "top-p-fine"]) {
     if (values[o] !== undefined) throw new UsageError(`--${o} is not an option of Bark generation (its fine stage samples with a temperature only)\n\n${help}`);
   }
-  if (values["guidance-coarse"] !== undefined) throw new UsageError(`--guidance-coarse is not an option of Bark generation (it is AudioLM's coarse-stage guidance)\n\n${help}`);
+  for (const o of ["guidance-semantic", "guidance-coarse"]) {
+    if (values[o] !== undefined) throw new UsageError(`--${o} is not an option of Bark generation (it is AudioLM's guidance)\n\n${help}`);
+  }
   const minEos = values["min-eos-p"];
   const minEosP = minEos === undefined ? undefined : minEos === "none" ? null : num(minEos, "min-eos-p");
   const threads = num(values.threads, "threads");

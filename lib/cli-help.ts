@@ -20,7 +20,7 @@ Run \`audiolm <command> --help\` for a command's options.`,
   generate: `Usage: audiolm generate -o OUT.wav [-m MODEL_DIR] [--seconds N] [--batch B] [--seed S] [--mode MODE]
                         [--prompt IN.wav] [--content SPEECH.wav] [--semantic-prompt TOKENS.npy]
                         [--acoustic-prompt CODES.npy] [--temperature-semantic X] [--temperature-coarse X] [--temperature-fine X]
-                        [--top-k-STAGE K] [--top-p-STAGE P] [--guidance-coarse G]
+                        [--top-k-STAGE K] [--top-p-STAGE P] [--guidance-semantic|coarse G]
                         [--tokens-out DIR|FILE.npz] [--pcm16] [--progress] [--threads N] [--json]
 
 Generates audio with an AudioLM model directory (model.json and its components). With --batch B > 1
@@ -47,9 +47,9 @@ the rows are written to OUT-0.wav … OUT-(B−1).wav (row r uses seed S + r).
   --top-k-STAGE K            keep the K most likely tokens (STAGE: semantic, coarse, fine; 0 = off)
   --top-p-STAGE P            nucleus sampling: the smallest set of tokens whose probability reaches
                              P (1 = off); defaults for both: model.json
-  --guidance-coarse G        classifier-free guidance of the coarse stage against its window without
-                             acoustic history: samples from l + G·(l − l_no_history), so G > 0 keeps
-                             the prompt's voice more firmly (0 = off; default: model.json)
+  --guidance-STAGE G         classifier-free guidance (STAGE: semantic, coarse) against the same window
+                             without its history: samples from l + G·(l − l_no_history), so G > 0 holds
+                             on to the prompt (its voice) more firmly (0 = off; default: model.json)
   --tokens-out DIR|X.npz     also write the tokens (a directory of .npy files or one .npz): semantic.npy [B, T], coarse.npy [B, Q', frames],
                              fine.npy [B, Q − Q', frames]
   --progress                 progress bar on stderr even when it is not a terminal

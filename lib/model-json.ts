@@ -148,9 +148,9 @@ class Reader {
   sampling(v: unknown, field: string): SamplingOptions {
     const o = this.optObj(v, field);
     const out: SamplingOptions = {};
-    const coarse = field.endsWith(".coarse");
-    const keys = coarse ? ["temperature", "topK", "topP", "guidance"] : ["temperature", "topK", "topP"];
-    for (const k of Object.keys(o)) if (!keys.includes(k)) this.fail(`${field}.${k}`, coarse ? "temperature, topK, topP or guidance" : "temperature, topK or topP (guidance is a coarse-stage field)", k);
+    const guided = !field.endsWith(".fine");
+    const keys = guided ? ["temperature", "topK", "topP", "guidance"] : ["temperature", "topK", "topP"];
+    for (const k of Object.keys(o)) if (!keys.includes(k)) this.fail(`${field}.${k}`, guided ? "temperature, topK, topP or guidance" : "temperature, topK or topP (guidance is a semantic- and coarse-stage field)", k);
     if (o.temperature !== undefined) {
       if (typeof o.temperature !== "number" || !Number.isFinite(o.temperature) || o.temperature < 0) this.fail(`${field}.temperature`, "a number ≥ 0", o.temperature);
       out.temperature = o.temperature;

@@ -147,7 +147,10 @@ export class Pipeline {
     const out = rows.map(() => [] as number[]);
     const total = rows.length * count;
     if (count === 0) return rows.map(() => new Int32Array(0));
-    const session = model.session({ batch: rows.length, capacity: stageCapacities(this.config).semantic });
+    // Guidance: each row gets a guide row that starts every window from BOS alone (no history).
+    const B = rows.length;
+    const guided = !!sampling.guidance;
+    const session = model.session({ batch: guided ? 2 * B : B, capacity: stageCapacities(this.config).semantic });
     run.sessions.add(session);
     const maxWindows = 4 * windowSizes(count, hop).length + 4; // a model that keeps repeating itself stops being deduplicated
     try {
@@ -161,16 +164,18 @@ export class Pipeline {
           const all = Int32Array.from([...histories[r], ...out[r]]);
           return semanticPrompt(layout, out[r].length >= count ? new Int32Array(0) : all.subarray(seq - h));
         });
+        const guide = guided ? [...prompts.map((p, r) => (p.length > 1 ? B + r : -1)), ...prompts.map(() => -1)] : undefined;
+        if (guided) prompts.push(...rows.map(() => semanticPrompt(layout, new Int32Array(0))));
         await run.call(session.prefill(prompts));
-        const seeds = rows.map((r) => deriveSeed(r.seed, STAGE_SEMANTIC, k));
+        const seeds = [...rows.map((r) => deriveSeed(r.seed, STAGE_SEMANTIC, k)), ...(guided ? rows.map(() => 0) : [])];
         for (let made = 0; made < n; ) {
           run.check();
           const steps = Math.min(run.chunk, n - made);
           const t0 = performance.now();
-          const res = await run.call(session.generate({ steps, seeds, sampling, ranges }));
+          const res = await run.call(session.generate({ steps, seeds, sampling, ranges, guide }));
           let kept = 0;
           res.tokens.forEach((ids, r) => {
-            if (out[r].length >= count) return;
+            if (r >= B || out[r].length >= count) return;
             const vals = semanticValues(layout, ids);
             const prev = out[r].length ? out[r][out[r].length - 1] : histories[r].length ? histories[r][histories[r].length - 1] : -1;
             const add = dedupe && !raw ? dedupeConsecutive(vals, prev) : vals;

@@ -11,8 +11,8 @@ export interface SamplingOptions {
   /**
    * Classifier-free guidance scale s ≥ 0 (0 = off, default). A row that has a guide row samples
    * from l + s·(l − l_guide), where l_guide are the logits of the guide row (the same request
-   * without some of its conditioning). AudioLM uses it in the coarse stage only, with the window
-   * without its acoustic history as the guide: s > 0 holds on to the prompt's voice.
+   * without some of its conditioning). AudioLM uses it in the semantic and coarse stages, with the
+   * same window without its history as the guide: s > 0 holds on to the prompt's voice.
    */
   guidance?: number;
 }

@@ -163,13 +163,36 @@ describe("classifier-free guidance", () => {
     expect(two.audio[1].every(Number.isFinite)).toBe(true);
   });
 
-  it("is a coarse-stage option only", async () => {
+  it("guides semantic windows with the same window from BOS alone", async () => {
+    // One window (hop 32): 20 tokens of history, 12 new ones, greedy.
+    const prompt = tokens(20, 9, K);
+    const [got] = await lm.generateSemantic({ prompt, count: 12, seed: 5, sampling: { temperature: 0, guidance: 2 } });
+    const semantic = await Transformer.load(join(dir, "semantic.safetensors"));
+    const s = semantic.session({ batch: 2, capacity: 64 });
+    try {
+      const bos = K + 1;
+      await s.prefill([Int32Array.from([bos, ...prompt]), Int32Array.of(bos)]);
+      const want = await guidedGreedy(s, 2, 12, () => [0, K]);
+      expect(Array.from(got)).toEqual(want);
+    } finally {
+      s.dispose();
+      await semantic.dispose();
+    }
+    const [plain] = await lm.generateSemantic({ prompt, count: 12, seed: 5, sampling: { temperature: 0 } });
+    expect(Array.from(plain)).not.toEqual(Array.from(got));
+    // unconditional: the first window has no history, so guidance leaves it alone
+    const [u0] = await lm.generateSemantic({ count: 40, seed: 6, sampling: { guidance: 3 } });
+    const [u1] = await lm.generateSemantic({ count: 40, seed: 6 });
+    expect(Array.from(u0.subarray(0, 32))).toEqual(Array.from(u1.subarray(0, 32)));
+    expect(Array.from(u0.subarray(32))).not.toEqual(Array.from(u1.subarray(32)));
+  });
+
+  it("is a semantic- and coarse-stage option only", async () => {
     const msg = async (p: Promise<unknown>) => (await errorOf(() => p)).message;
-    expect(await msg(lm.generate({ seconds: 1, semantic: { guidance: 1 } }))).toMatch(/coarse stage only\) for semantic.guidance/);
-    expect(await msg(lm.generate({ seconds: 1, fine: { guidance: 1 } }))).toMatch(/coarse stage only\) for fine.guidance/);
+    expect(await msg(lm.generate({ seconds: 1, fine: { guidance: 1 } }))).toMatch(/semantic and coarse stages only\) for fine.guidance/);
     expect(await msg(lm.generate({ seconds: 1, coarse: { guidance: -2 } }))).toMatch(/≥ 0 for coarse.guidance/);
     const mj = JSON.parse(readFileSync(join(dir, "model.json"), "utf8"));
-    expect(() => parseModelJson({ ...mj, sampling: { ...mj.sampling, fine: { guidance: 1 } } })).toThrow(/coarse-stage field\) for sampling.fine.guidance/);
+    expect(() => parseModelJson({ ...mj, sampling: { ...mj.sampling, fine: { guidance: 1 } } })).toThrow(/semantic- and coarse-stage field\) for sampling.fine.guidance/);
     expect(() => parseModelJson({ ...mj, sampling: { ...mj.sampling, coarse: { guidance: "2" } } })).toThrow(/≥ 0 for sampling.coarse.guidance/);
     expect(parseModelJson({ ...mj, sampling: { ...mj.sampling, unconditional: { coarse: { guidance: 0 } } } }).sampling.unconditional.coarse).toEqual({ guidance: 0 });
   });
