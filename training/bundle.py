@@ -40,6 +40,10 @@ def main():
     ap.add_argument("--out", default="models/default")
     ap.add_argument("--components", help="a folder of exported stage components to take as they are")
     ap.add_argument("--temperatures", default="0.8,0.7,0.5", help="semantic,coarse,fine")
+    ap.add_argument("--semantic-guidance", type=float,
+                    help="classifier-free guidance scale of the semantic stage against its window from BOS alone (model.json sampling.semantic.guidance)")
+    ap.add_argument("--coarse-guidance", type=float,
+                    help="classifier-free guidance scale of the coarse stage against its window without acoustic history (model.json sampling.coarse.guidance)")
     ap.add_argument("--unconditional-coarse-temperature", type=float,
                     help="the coarse temperature of unconditional generation (model.json sampling.unconditional)")
     ap.add_argument("--coarse-hop", type=int, default=25,
@@ -64,6 +68,10 @@ def main():
             frames[st] = ck.get("run", {}).get("frames")
     t = [float(v) for v in args.temperatures.split(",")]
     sampling = {"semantic": {"temperature": t[0]}, "coarse": {"temperature": t[1]}, "fine": {"temperature": t[2]}}
+    if args.semantic_guidance:
+        sampling["semantic"]["guidance"] = args.semantic_guidance
+    if args.coarse_guidance:
+        sampling["coarse"]["guidance"] = args.coarse_guidance
     if args.unconditional_coarse_temperature is not None:
         sampling["unconditional"] = {"coarse": {"temperature": args.unconditional_coarse_temperature}}
     with open(os.path.join(args.out, "model.json"), "w") as f:

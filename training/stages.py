@@ -81,8 +81,21 @@ def load_tokens(args, split):
                 by_voice.setdefault(u["speaker"], []).append(len(out))
             out.append((sem[u["id"]].astype(np.int64), None if codes is None else codes[u["id"]].astype(np.int64)))
             out.shifted.append(shifted[u["id"]].astype(np.int64) if u["id"] in shifted else None)
+    if getattr(args, "pitch_voices", None) and "heldout" not in splits:
+        add_pitch_voices(out, by_voice, args.pitch_voices, sem, man, splits)
     out.voices = [v for v in by_voice.values() if len(v) > 1]
     return out
+
+
+def add_pitch_voices(out, by_voice, folder, sem, man, splits):
+    """Appends the pitch-shifted copies of pitch_voices.py (training speakers only): each speaker's
+    copy is a voice group of its own, and its content tokens when shifted are the original's."""
+    codes, tokens = np.load(os.path.join(folder, "codes.npz")), np.load(os.path.join(folder, "tokens.npz"))
+    for u in man["utterances"]:
+        if u["split"] in splits and u["id"] in codes.files:
+            by_voice.setdefault(u["speaker"] + "p", []).append(len(out))
+            out.append((tokens[u["id"]].astype(np.int64), codes[u["id"]].astype(np.int64)))
+            out.shifted.append(sem[u["id"]].astype(np.int64))
 
 
 def coarse_ids(c):
@@ -245,7 +258,8 @@ def train(args):
     run_facts = {"batch": args.batch, "lr": args.lr, "dropout": args.dropout, "splits": args.splits,
                  "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
                  "frames": args.frames or (COARSE_FRAMES if args.stage == "coarse" else FINE_FRAMES),
-                 "crossHistory": args.cross_history, "shiftedSemantic": args.shifted_semantic, "init": args.init}
+                 "crossHistory": args.cross_history, "shiftedSemantic": args.shifted_semantic, "init": args.init,
+                 "pitchVoices": args.pitch_voices}
     budget = args.minutes * 60
     log = open(os.path.join(args.out, f"{args.stage}.log.txt"), "a")
     avg = None
@@ -377,6 +391,7 @@ def main():
                     help="share of coarse windows whose acoustic history is another utterance of the same voice")
     ap.add_argument("--shifted-semantic", type=float, default=0.0,
                     help="share of acoustic-mode and cross windows whose content tokens are those of a pitch-shifted copy")
+    ap.add_argument("--pitch-voices", help="a pitch_voices.py folder: its shifted copies of the training speakers join the training data")
     ap.add_argument("--eval-every", type=int, default=1000, help="steps between held-out probes in the log")
     ap.add_argument("--save-every", type=int, default=200)
     args = ap.parse_args()
