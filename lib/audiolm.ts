@@ -564,7 +564,7 @@ export class AudioLM {
       if ((o as Record<string, unknown>)[key] !== undefined) invalidArgument(key, "nothing for a Bark model (it takes text, textTokens, voice, seed and sampling)", (o as Record<string, unknown>)[key]);
     }
     for (const stage of ["semantic", "coarse", "fine"] as const) {
-      if (o[stage]?.guidance !== undefined) invalidArgument(`${stage}.guidance`, "nothing for a Bark model (guidance is an AudioLM coarse-stage option)", o[stage]!.guidance);
+      if (o[stage]?.guidance !== undefined) invalidArgument(`${stage}.guidance`, "nothing for a Bark model (guidance is an AudioLM semantic- and coarse-stage option)", o[stage]!.guidance);
     }
     const sampling = (s: SamplingOptions | undefined) => (s ? { temperature: s.temperature, topK: s.topK, topP: s.topP } : undefined);
     const seed = o.seed ?? randomInt(2 ** 31);

@@ -145,10 +145,10 @@ class Reader {
     return v;
   }
 
-  sampling(v: unknown, field: string): SamplingOptions {
+  sampling(v: unknown, field: string, stage: "semantic" | "coarse" | "fine"): SamplingOptions {
     const o = this.optObj(v, field);
     const out: SamplingOptions = {};
-    const guided = !field.endsWith(".fine");
+    const guided = stage !== "fine";
     const keys = guided ? ["temperature", "topK", "topP", "guidance"] : ["temperature", "topK", "topP"];
     for (const k of Object.keys(o)) if (!keys.includes(k)) this.fail(`${field}.${k}`, guided ? "temperature, topK, topP or guidance" : "temperature, topK or topP (guidance is a semantic- and coarse-stage field)", k);
     if (o.temperature !== undefined) {
@@ -292,7 +292,7 @@ export function parseModelJson(json: unknown, source = "model.json"): ModelConfi
   const un = r.optObj(sm.unconditional, "sampling.unconditional");
   for (const k of Object.keys(un)) {
     if (k !== "semantic" && k !== "coarse" && k !== "fine") r.fail(`sampling.unconditional.${k}`, "semantic, coarse or fine", k);
-    unconditional[k] = r.sampling(un[k], `sampling.unconditional.${k}`);
+    unconditional[k] = r.sampling(un[k], `sampling.unconditional.${k}`, k);
   }
   return {
     format: MODEL_FORMAT,
@@ -304,9 +304,9 @@ export function parseModelJson(json: unknown, source = "model.json"): ModelConfi
     coarse,
     fine,
     sampling: {
-      semantic: r.sampling(sm.semantic, "sampling.semantic"),
-      coarse: r.sampling(sm.coarse, "sampling.coarse"),
-      fine: r.sampling(sm.fine, "sampling.fine"),
+      semantic: r.sampling(sm.semantic, "sampling.semantic", "semantic"),
+      coarse: r.sampling(sm.coarse, "sampling.coarse", "coarse"),
+      fine: r.sampling(sm.fine, "sampling.fine", "fine"),
       unconditional,
     },
   };

@@ -199,6 +199,12 @@ class Codec(nn.Module):
         self.net = SEANet(cfg)
         self.rvq = RVQ(cfg["numQuantizers"], cfg["codebookSize"], cfg["codebookDim"])
 
+    @torch.no_grad()
+    def encode(self, wav):
+        """RVQ codes [levels, frames] (int16) of one waveform (a float32 numpy array)."""
+        z = SEANet.run(self.net.encoder, torch.from_numpy(wav)[None, None])
+        return self.rvq(z)[1][0].numpy().astype(np.int16)
+
     def forward(self, wav, quantize=True):
         z = SEANet.run(self.net.encoder, wav[:, None])
         if not quantize:  # warm-up as a plain autoencoder

@@ -2,6 +2,7 @@
 reference module in test/fixtures), and the audio front ends used by losses and metrics."""
 import json
 import os
+import subprocess
 import sys
 import wave
 
@@ -35,6 +36,15 @@ def write_wav(path, x, rate=16000):
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes((y * 32767).round().astype("<i2").tobytes())
+
+
+def sox_pitch(path, cents, tmp_dir):
+    """The speech of a WAV shifted by `cents` with sox `pitch` (the duration is kept; -R: repeatable dither)."""
+    out = os.path.join(tmp_dir, os.path.basename(path))
+    subprocess.run(["sox", "-R", path, out, "pitch", str(cents)], check=True)
+    wav, _ = read_wav(out)
+    os.remove(out)
+    return wav
 
 
 def load_manifest(data_dir):

@@ -26,12 +26,9 @@ def main():
     man = common.load_manifest(args.data)
     out = {}
     t0 = time.time()
-    with torch.no_grad():
-        for split in ("train", "heldout", "extra"):
-            for u, w in common.load_split(args.data, split):
-                z = codec_train.SEANet.run(model.net.encoder, torch.from_numpy(w)[None, None])
-                _, codes, _ = model.rvq(z)
-                out[u["id"]] = codes[0].numpy().astype(np.int16)
+    for split in ("train", "heldout", "extra"):
+        for u, w in common.load_split(args.data, split):
+            out[u["id"]] = model.encode(w)
     np.savez(args.out, **out)
     n = sum(c.shape[1] for c in out.values())
     print(f"{len(out)} utterances, {n} frames, {time.time() - t0:.0f} s")

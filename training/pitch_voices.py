@@ -15,7 +15,6 @@ windows, and the unshifted original's semantic tokens serve as its pitch-shifted
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -65,14 +64,8 @@ def main():
     utts = [u for sp in sorted(by) for u in by[sp]]
 
     def one(u):
-        out = os.path.join(tmp, f"{u['id']}.wav")
-        subprocess.run(["sox", "-R", os.path.join(args.data, u["path"]), out, "pitch", str(voices[u["speaker"]]["cents"])], check=True)
-        wav, _ = common.read_wav(out)
-        os.remove(out)
-        with torch.no_grad():
-            z = codec_train.SEANet.run(model.net.encoder, torch.from_numpy(wav)[None, None])
-            _, codes, _ = model.rvq(z)
-        return u["id"], codes[0].numpy().astype(np.int16), assign(mfcc(wav, dtype=np.float32).astype(np.float32), centroids)
+        wav = common.sox_pitch(os.path.join(args.data, u["path"]), voices[u["speaker"]]["cents"], tmp)
+        return u["id"], model.encode(wav), assign(mfcc(wav, dtype=np.float32).astype(np.float32), centroids)
 
     with ThreadPoolExecutor(args.jobs) as ex:
         done = list(ex.map(one, utts))

@@ -12,7 +12,6 @@ voice teach the coarse stage to take the voice from the acoustic history instead
 """
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -47,10 +46,7 @@ def main():
 
     def one(i):
         u = utts[i]
-        out = os.path.join(tmp, f"{u['id']}.wav")
-        subprocess.run(["sox", "-R", os.path.join(args.data, u["path"]), out, "pitch", str(cents[i])], check=True)
-        wav, _ = common.read_wav(out)
-        os.remove(out)
+        wav = common.sox_pitch(os.path.join(args.data, u["path"]), cents[i], tmp)
         return u["id"], assign(mfcc(wav, dtype=np.float32).astype(np.float32), centroids)
 
     with ThreadPoolExecutor(args.jobs) as ex:
