@@ -9,8 +9,12 @@ its utterances (sox `pitch`, which keeps the duration): speakers below 170 Hz ar
 F0 drawn from [170, 290] Hz (at least +300, at most +1200 cents), the others down by 300-800 cents.
 A copy keeps its speaker's fixed voice, so it forms a voice group of its own for cross-utterance
 windows, and the unshifted original's semantic tokens serve as its pitch-shifted content tokens.
+With `--band LO,HI` every speaker is instead moved to a target drawn from [LO, HI] Hz (at most an
+octave either way, at least 300 cents: a target nearer than that goes 300 cents the same way), for
+a second copy aimed at the high voices.
 
     /usr/bin/python3 training/pitch_voices.py --out training/runs/pitch-voices --seed 1
+    /usr/bin/python3 training/pitch_voices.py --out training/runs/pitch-voices-high --seed 2 --band 190,290
 """
 import argparse
 import json
@@ -40,6 +44,7 @@ def main():
     ap.add_argument("--out", default="training/runs/pitch-voices")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--band", help="LO,HI: move every speaker to a target F0 drawn from [LO, HI] Hz")
     args = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.time()
@@ -55,7 +60,11 @@ def main():
     for sp in sorted(by):
         f0s = [f0mod.median_f0(common.read_wav(os.path.join(args.data, u["path"]))[0]) for u in by[sp][:3]]
         f0 = float(np.nanmedian(f0s))
-        if f0 < 170:
+        if args.band:
+            lo, hi = (float(x) for x in args.band.split(","))
+            c = 1200 * np.log2(rng.uniform(lo, hi) / f0)
+            cents = int(np.clip(c, -1200, 1200)) if abs(c) >= 300 else (300 if c >= 0 else -300)
+        elif f0 < 170:
             cents = int(np.clip(1200 * np.log2(rng.uniform(170, 290) / f0), 300, 1200))
         else:
             cents = -int(rng.integers(300, 801))
@@ -74,7 +83,7 @@ def main():
     np.savez(os.path.join(args.out, "codes.npz"), **{i: c for i, c, _ in done})
     np.savez(os.path.join(args.out, "tokens.npz"), **{i: t for i, _, t in done})
     with open(os.path.join(args.out, "voices.json"), "w") as f:
-        json.dump({"seed": args.seed, "voices": voices}, f, indent=1)
+        json.dump(dict({"seed": args.seed}, **({"band": args.band} if args.band else {}), voices=voices), f, indent=1)
     hi = sum(v["targetF0"] >= 170 for v in voices.values())
     print(f"{len(utts)} utterances of {len(voices)} speakers shifted ({hi} voices now at >= 170 Hz), {time.time() - t0:.0f} s")
 

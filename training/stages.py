@@ -82,18 +82,20 @@ def load_tokens(args, split):
             out.append((sem[u["id"]].astype(np.int64), None if codes is None else codes[u["id"]].astype(np.int64)))
             out.shifted.append(shifted[u["id"]].astype(np.int64) if u["id"] in shifted else None)
     if getattr(args, "pitch_voices", None) and "heldout" not in splits:
-        add_pitch_voices(out, by_voice, args.pitch_voices, sem, man, splits)
+        for k, folder in enumerate(args.pitch_voices.split(",")):
+            add_pitch_voices(out, by_voice, folder, sem, man, splits, f"p{k or ''}")
     out.voices = [v for v in by_voice.values() if len(v) > 1]
     return out
 
 
-def add_pitch_voices(out, by_voice, folder, sem, man, splits):
+def add_pitch_voices(out, by_voice, folder, sem, man, splits, suffix="p"):
     """Appends the pitch-shifted copies of pitch_voices.py (training speakers only): each speaker's
-    copy is a voice group of its own, and its content tokens when shifted are the original's."""
+    copy is a voice group of its own (named with `suffix`), and its content tokens when shifted are
+    the original's."""
     codes, tokens = np.load(os.path.join(folder, "codes.npz")), np.load(os.path.join(folder, "tokens.npz"))
     for u in man["utterances"]:
         if u["split"] in splits and u["id"] in codes.files:
-            by_voice.setdefault(u["speaker"] + "p", []).append(len(out))
+            by_voice.setdefault(u["speaker"] + suffix, []).append(len(out))
             out.append((tokens[u["id"]].astype(np.int64), codes[u["id"]].astype(np.int64)))
             out.shifted.append(sem[u["id"]].astype(np.int64))
 
@@ -318,11 +320,24 @@ def write_component(checkpoint, out, f16):
     return ck
 
 
+def lineage(facts):
+    """A run's facts with those of the runs before it: where it started from an exported component
+    (--init) whose .train.json is still there, that component's facts, with this run appended to
+    their fineTunes."""
+    prior = facts.get("init") and os.path.splitext(facts["init"])[0] + ".train.json"
+    if not prior or not os.path.exists(prior):
+        return facts
+    with open(prior) as f:
+        base = lineage(json.load(f))
+    base["fineTunes"] = base.get("fineTunes", []) + [facts]
+    return base
+
+
 def export(args):
     ck = write_component(os.path.join(args.runs, f"{args.stage}.pt"), args.out, args.f16)
     # what the training took, beside the component (training/card.py reads it when the checkpoint
-    # itself stayed on the machine that trained it)
-    facts = {"step": ck["step"], "seconds": ck["seconds"], **ck.get("run", {})}
+    # itself stayed on the machine that trained it), after the facts of the runs it fine-tuned
+    facts = lineage({"step": ck["step"], "seconds": ck["seconds"], **ck.get("run", {})})
     with open(os.path.splitext(args.out)[0] + ".train.json", "w") as f:
         json.dump(facts, f)
     print(f"wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB, step {ck['step']}, {ck['seconds'] / 60:.1f} min)")
@@ -391,7 +406,7 @@ def main():
                     help="share of coarse windows whose acoustic history is another utterance of the same voice")
     ap.add_argument("--shifted-semantic", type=float, default=0.0,
                     help="share of acoustic-mode and cross windows whose content tokens are those of a pitch-shifted copy")
-    ap.add_argument("--pitch-voices", help="a pitch_voices.py folder: its shifted copies of the training speakers join the training data")
+    ap.add_argument("--pitch-voices", help="pitch_voices.py folders, joined by commas: their shifted copies of the training speakers join the training data")
     ap.add_argument("--eval-every", type=int, default=1000, help="steps between held-out probes in the log")
     ap.add_argument("--save-every", type=int, default=200)
     args = ap.parse_args()
