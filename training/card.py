@@ -19,6 +19,11 @@ import common
 import f0 as f0mod
 
 
+def pitch_copies(run):
+    """How many pitch_voices.py copies of each training voice a fine-tune trained on."""
+    return len(run["pitchVoices"].split(",")) if run.get("pitchVoices") else 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="training/data")
@@ -103,8 +108,8 @@ def main():
                 how.append(f"{t['crossHistory']:.0%} cross-utterance history")
             if t.get("shiftedSemantic"):
                 how.append(f"pitch-shifted content tokens in {t['shiftedSemantic']:.0%} of those and the acoustic-mode windows")
-            if t.get("pitchVoices"):
-                n = len(t["pitchVoices"].split(","))
+            n = pitch_copies(t)
+            if n:
                 how.append(f"with {'a' if n == 1 else n} pitch-shifted cop{'y' if n == 1 else 'ies'} of each training voice (pitch_voices.py)")
             w(f"| {st} fine-tune ({', '.join(how)}; lr {t['lr']:g}) | {t.get('splits', 'train').replace(',', ' + ')} | "
               f"{t['step']} × {t['batch']}, dropout {t['dropout']} | {t['seconds'] / 60:.0f} min | 2 CPU cores, shared |")
@@ -203,7 +208,8 @@ def main():
           f"{np.mean([o['conversionWithin15OfContentVoice'] for o in seeds]) * 100:.0f} % of prompts, against 27 % before), "
           "at about 12 % more generation time than 100-frame windows.")
         w("")
-        if any(t.get("pitchVoices") for t in tunes):
+        copies = max(map(pitch_copies, tunes))
+        if copies >= 1:
             w("High held-out voices still came out low (continuations of fl01 at 224 Hz landed near 180 Hz, the pitch of the same "
               "flite voice in training: fl00 at 165 Hz and the extra split's 150–190 Hz), and only 5 of the 55 training voices sit "
               "above 200 Hz. The fourth fine-tune added a pitch-shifted copy of every training voice as a voice of its own "
@@ -212,14 +218,14 @@ def main():
               "coarse guidance 2, continuation / conversion from 67.1 / 66.2 % to 68.8 / 75.0 % over the five seeds, but fl01 still "
               "kept its pitch in only 1-5 of 8 continuations and es24 (190 Hz) in 2-6.")
             w("")
-        if any(len((t.get("pitchVoices") or "").split(",")) > 1 for t in tunes):
+        if copies >= 2:
             w("The fifth fine-tune added a second copy of every training voice, moved to a target drawn from 190-290 Hz (an octave "
               "at most: `pitch_voices.py --band 190,290 --seed 2`; 44 of the 55 copies at 170 Hz or more, flite slt now also at "
               "197 and 260 Hz besides its own 165 Hz). Held-out loss 4.156 → 4.129, cross-utterance 4.253 → 4.224; continuation / "
               "conversion 68.8 / 75.0 % → 76.2 / 82.9 % over the five seeds. The remaining misses are mostly es24, whose continuations often fall "
               "to 130-150 Hz, and fl01 (table above).")
             w("")
-        if any(len((t.get("pitchVoices") or "").split(",")) > 2 for t in tunes):
+        if copies >= 3:
             w("The sixth fine-tune ran 40 minutes more at lr 1.5e-4 with a third copy of every voice (`--band 170,300 --seed 3`). "
               "Held-out loss 4.129 → 4.116, cross-utterance 4.224 → 4.209. Over the five seeds the fifth run had given "
               "continuation 81, 67, 77, 77 and 79 % (mean 76.2 %) and conversion 88, 81, 79, 88 and 79 % (82.9 %); the sixth "

@@ -56,19 +56,19 @@ def main():
         if u["split"] == "train":
             by.setdefault(u["speaker"], []).append(u)
     rng = np.random.default_rng(args.seed)
+    band = args.band and [float(x) for x in args.band.split(",")]
     voices = {}
     for sp in sorted(by):
         f0s = [f0mod.median_f0(common.read_wav(os.path.join(args.data, u["path"]))[0]) for u in by[sp][:3]]
         f0 = float(np.nanmedian(f0s))
-        if args.band:
-            lo, hi = (float(x) for x in args.band.split(","))
-            c = 1200 * np.log2(rng.uniform(lo, hi) / f0)
+        if band:
+            c = 1200 * np.log2(rng.uniform(*band) / f0)
             cents = int(np.clip(c, -1200, 1200)) if abs(c) >= 300 else (300 if c >= 0 else -300)
         elif f0 < 170:
             cents = int(np.clip(1200 * np.log2(rng.uniform(170, 290) / f0), 300, 1200))
         else:
             cents = -int(rng.integers(300, 801))
-        voices[sp] = {"speaker": f"{sp}p", "f0": round(f0, 1), "cents": cents, "targetF0": round(f0 * 2 ** (cents / 1200), 1)}
+        voices[sp] = {"f0": round(f0, 1), "cents": cents, "targetF0": round(f0 * 2 ** (cents / 1200), 1)}
     tmp = tempfile.mkdtemp(prefix="pitch-voices-")
     utts = [u for sp in sorted(by) for u in by[sp]]
 
