@@ -39,6 +39,8 @@ def main():
     ap.add_argument("--runs", default="training/runs")
     ap.add_argument("--out", default="models/default")
     ap.add_argument("--components", help="a folder of exported stage components to take as they are")
+    ap.add_argument("--codec", help="the codec: a training checkpoint (default RUNS/codec/last.pt, exported in F16) or an "
+                    "exported component taken as it is (models/default/codec.safetensors keeps the shipped one)")
     ap.add_argument("--temperatures", default="0.8,0.7,0.5", help="semantic,coarse,fine")
     ap.add_argument("--semantic-guidance", type=float,
                     help="classifier-free guidance scale of the semantic stage against its window from BOS alone (model.json sampling.semantic.guidance)")
@@ -50,8 +52,14 @@ def main():
                     help="new frames per coarse window: the rest of the window is history (25 of 150 keeps 125)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    model, _ = codec_train.load(os.path.join(args.runs, "codec", "last.pt"))
-    codec_train.export(model, os.path.join(args.out, "codec.safetensors"), f16=True)
+    codec_out = os.path.join(args.out, "codec.safetensors")
+    codec = args.codec or os.path.join(args.runs, "codec", "last.pt")
+    if codec.endswith(".safetensors"):  # an exported codec, taken as it is
+        if not (os.path.exists(codec_out) and os.path.samefile(codec, codec_out)):
+            shutil.copy(codec, codec_out)
+    else:
+        model, _ = codec_train.load(codec)
+        codec_train.export(model, codec_out, f16=True)
     shutil.copy(os.path.join(args.runs, "semantic", "semantic-tokenizer.safetensors"), args.out)
     frames = {}  # the window each stage was trained on (stages.py --frames), the model's window
     for st in ("semantic", "coarse", "fine"):

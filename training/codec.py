@@ -246,10 +246,34 @@ def export(model, path, f16=False):
 
 
 def load(path):
+    """A training checkpoint (.pt), or an exported component (.safetensors, e.g. the shipped
+    models/default/codec.safetensors) for encoding only: its folded weights become weight norm's
+    direction with the per-channel norms as gains, so the model computes with exactly those weights."""
+    if path.endswith(".safetensors"):
+        return load_exported(path), None
     ck = torch.load(path, map_location="cpu")
     model = Codec(ck["config"])
     model.load_state_dict(ck["model"])
     return model.eval(), ck
+
+
+def load_exported(path):
+    tensors, meta = common.load_safetensors(path)
+    model = Codec(json.loads(meta[common.CONFIG_KEY]))
+    with torch.no_grad():
+        for side, layers in (("encoder", model.net.encoder), ("decoder", model.net.decoder)):
+            for i, m in enumerate(layers):
+                convs = [("", m)] if isinstance(m, (Conv, ConvT)) else \
+                    [("block.1.", m.block[1]), ("block.3.", m.block[3]), ("shortcut.", m.shortcut)] if isinstance(m, ResBlock) else []
+                for sub, c in convs:
+                    w = torch.from_numpy(tensors[f"{side}.layers.{i}.{sub}conv.weight"])
+                    c.conv.weight_v.copy_(w)
+                    c.conv.weight_g.copy_(w.norm(dim=(1, 2), keepdim=True))
+                    c.conv.bias.copy_(torch.from_numpy(tensors[f"{side}.layers.{i}.{sub}conv.bias"]))
+        for q in range(model.cfg["numQuantizers"]):
+            model.rvq.embed[q] = torch.from_numpy(tensors[f"quantizer.layers.{q}.codebook.embed"])
+        model.rvq.inited.fill_(True)
+    return model.eval()
 
 
 def train(args):

@@ -36,7 +36,8 @@ def main():
     ap.add_argument("--k", type=int, default=256)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--fit-frames", type=int, default=300000)
-    ap.add_argument("--centroids", help="reuse these centroids (.npy) instead of fitting: tokens for a grown corpus")
+    ap.add_argument("--centroids", help="reuse these centroids (.npy, or a tokenizer component such as models/default/semantic-tokenizer.safetensors) "
+                    "instead of fitting: tokens for a grown corpus, or the shipped tokenizer's tokens")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     man = common.load_manifest(args.data)
@@ -47,7 +48,10 @@ def main():
     # fitted on the "train" split alone (the "extra" split is for the stages)
     train = np.concatenate([feats[u["id"]] for u in man["utterances"] if u["split"] == "train"])
     if args.centroids:
-        centroids = np.load(args.centroids).astype(np.float32)
+        if args.centroids.endswith(".safetensors"):  # an exported tokenizer, e.g. the shipped one
+            centroids = common.load_safetensors(args.centroids)[0]["kmeans.centroids"].astype(np.float32)
+        else:
+            centroids = np.load(args.centroids).astype(np.float32)
     else:
         rng = np.random.default_rng(args.seed)
         fit = train[rng.permutation(len(train))[: args.fit_frames]]

@@ -139,12 +139,25 @@ def coarse_row(sem, ac):
     return x, y
 
 
-def make_batch(stage, data, rng, batch, frames=None, cross=0.0, shifted=0.0):
+def continuation_tokens(data, i, rng, a, n):
+    """Semantic tokens of frames a..a+n of utterance i whose later part, from a random frame in
+    [n/4, n), comes from the pitch-shifted copy (None where the copy is missing or too short): in
+    continuation the window's newer semantic tokens are generated, and MFCC tokens carry part of a
+    voice, so they may point to another voice than the acoustic history's."""
+    sh = data.shifted[i]
+    m = int(rng.integers(n // 4, n))
+    if sh is None or len(sh) < a + n:
+        return None
+    return np.concatenate([data[i][0][a: a + m], sh[a + m: a + n]])
+
+
+def make_batch(stage, data, rng, batch, frames=None, cross=0.0, shifted=0.0, shifted_continuation=0.0):
     """(inputs, targets, fine level) — targets -100 where no loss is taken. `frames`: the coarse or
     fine window (default COARSE_FRAMES / FINE_FRAMES); `cross`: the share of coarse windows made by
     cross_window (data.voices must not be empty); `shifted`: the share of coarse windows with
     acoustic history but no semantic tokens for it whose semantic tokens come from a pitch-shifted
-    copy of the speech (content_tokens)."""
+    copy of the speech (content_tokens); `shifted_continuation`: the share of the other coarse windows
+    whose later semantic tokens come from such a copy (continuation_tokens)."""
     rows, tgts, level = [], [], None
     if stage == "fine":
         level = int(rng.integers(QC, Q))
@@ -170,7 +183,11 @@ def make_batch(stage, data, rng, batch, frames=None, cross=0.0, shifted=0.0):
             # A quarter of the windows start with acoustic history that has no semantic tokens, as
             # in acoustic mode (speaker conversion), where the voice prompt precedes the content.
             h = int(rng.integers(1, n // 2 + 1)) if n > 2 and rng.random() < 0.25 else 0
-            x, y = coarse_row((content_tokens(data, i, rng, shifted) if h else s)[a + h: a + n], ac)
+            sem = (content_tokens(data, i, rng, shifted) if h else s)[a + h: a + n]
+            if not h and shifted_continuation > 0 and rng.random() < shifted_continuation:
+                sem = continuation_tokens(data, i, rng, a, n)
+                sem = s[a: a + n] if sem is None else sem
+            x, y = coarse_row(sem, ac)
             rows.append(x)
             tgts.append(y)
         else:
@@ -234,9 +251,9 @@ def train(args):
     # fixed held-out probes for the log: plain windows, and cross-utterance ones when they are trained
     held_batches = [make_batch(args.stage, held, hrng, 16, args.frames) for _ in range(8)]
     cross_batches = [make_batch(args.stage, held, hrng, 16, args.frames, cross=1.0) for _ in range(8)] if args.cross_history else []
-    if args.shifted_semantic:
+    if args.shifted_semantic or args.shifted_continuation:
         if not any(t is not None for t in data.shifted):
-            raise SystemExit("--shifted-semantic needs tokens-shifted.npz beside the semantic tokens (training/shifted_tokens.py)")
+            raise SystemExit("--shifted-semantic and --shifted-continuation need tokens-shifted.npz beside the semantic tokens (training/shifted_tokens.py)")
         # held-out speech has no shifted copy: the log's probe stays the plain and cross windows
     print(f"{len(data)} training utterances ({args.splits}), device {dev}", flush=True)
     os.makedirs(args.out, exist_ok=True)
@@ -260,7 +277,8 @@ def train(args):
     run_facts = {"batch": args.batch, "lr": args.lr, "dropout": args.dropout, "splits": args.splits,
                  "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
                  "frames": args.frames or (COARSE_FRAMES if args.stage == "coarse" else FINE_FRAMES),
-                 "crossHistory": args.cross_history, "shiftedSemantic": args.shifted_semantic, "init": args.init,
+                 "crossHistory": args.cross_history, "shiftedSemantic": args.shifted_semantic,
+                 "shiftedContinuation": args.shifted_continuation, "init": args.init,
                  "pitchVoices": args.pitch_voices}
     budget = args.minutes * 60
     log = open(os.path.join(args.out, f"{args.stage}.log.txt"), "a")
@@ -291,7 +309,8 @@ def train(args):
         lr = args.lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        x, y, level = make_batch(args.stage, data, rng, args.batch, args.frames, args.cross_history, args.shifted_semantic)
+        x, y, level = make_batch(args.stage, data, rng, args.batch, args.frames, args.cross_history, args.shifted_semantic,
+                                 args.shifted_continuation)
         x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
         logits = forward(model, x, level, args.dropout)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-100)
@@ -406,6 +425,8 @@ def main():
                     help="share of coarse windows whose acoustic history is another utterance of the same voice")
     ap.add_argument("--shifted-semantic", type=float, default=0.0,
                     help="share of acoustic-mode and cross windows whose content tokens are those of a pitch-shifted copy")
+    ap.add_argument("--shifted-continuation", type=float, default=0.0,
+                    help="share of the other coarse windows whose semantic tokens after a random frame come from a pitch-shifted copy")
     ap.add_argument("--pitch-voices", help="pitch_voices.py folders, joined by commas: their shifted copies of the training speakers join the training data")
     ap.add_argument("--eval-every", type=int, default=1000, help="steps between held-out probes in the log")
     ap.add_argument("--save-every", type=int, default=200)
