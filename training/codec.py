@@ -222,9 +222,8 @@ def spectral_loss(y, x):
     return loss
 
 
-def export(model, path, f16=False):
-    """Folds weight norm and writes the engine's codec component (HF EncodecModel names)."""
-    tensors = {}
+def named_convs(model):
+    """(component tensor prefix, weight-normed conv) of every convolution, in HF EncodecModel names."""
     for side, layers in (("encoder", model.net.encoder), ("decoder", model.net.decoder)):
         for i, m in enumerate(layers):
             convs = []
@@ -233,11 +232,17 @@ def export(model, path, f16=False):
             elif isinstance(m, ResBlock):
                 convs = [("block.1.", m.block[1]), ("block.3.", m.block[3]), ("shortcut.", m.shortcut)]
             for sub, c in convs:
-                mod = c.conv
-                g, v = mod.weight_g.detach(), mod.weight_v.detach()
-                w = g * v / v.norm(dim=(1, 2), keepdim=True)  # torch's weight_norm: dim 0, also when transposed
-                tensors[f"{side}.layers.{i}.{sub}conv.weight"] = w.float().numpy()
-                tensors[f"{side}.layers.{i}.{sub}conv.bias"] = mod.bias.detach().float().numpy()
+                yield f"{side}.layers.{i}.{sub}conv", c.conv
+
+
+def export(model, path, f16=False):
+    """Folds weight norm and writes the engine's codec component (HF EncodecModel names)."""
+    tensors = {}
+    for name, mod in named_convs(model):
+        g, v = mod.weight_g.detach(), mod.weight_v.detach()
+        w = g * v / v.norm(dim=(1, 2), keepdim=True)  # torch's weight_norm: dim 0, also when transposed
+        tensors[f"{name}.weight"] = w.float().numpy()
+        tensors[f"{name}.bias"] = mod.bias.detach().float().numpy()
     for q in range(model.cfg["numQuantizers"]):
         tensors[f"quantizer.layers.{q}.codebook.embed"] = model.rvq.embed[q].float().numpy()
     if f16:
@@ -261,15 +266,11 @@ def load_exported(path):
     tensors, meta = common.load_safetensors(path)
     model = Codec(json.loads(meta[common.CONFIG_KEY]))
     with torch.no_grad():
-        for side, layers in (("encoder", model.net.encoder), ("decoder", model.net.decoder)):
-            for i, m in enumerate(layers):
-                convs = [("", m)] if isinstance(m, (Conv, ConvT)) else \
-                    [("block.1.", m.block[1]), ("block.3.", m.block[3]), ("shortcut.", m.shortcut)] if isinstance(m, ResBlock) else []
-                for sub, c in convs:
-                    w = torch.from_numpy(tensors[f"{side}.layers.{i}.{sub}conv.weight"])
-                    c.conv.weight_v.copy_(w)
-                    c.conv.weight_g.copy_(w.norm(dim=(1, 2), keepdim=True))
-                    c.conv.bias.copy_(torch.from_numpy(tensors[f"{side}.layers.{i}.{sub}conv.bias"]))
+        for name, mod in named_convs(model):
+            w = torch.from_numpy(tensors[f"{name}.weight"])
+            mod.weight_v.copy_(w)
+            mod.weight_g.copy_(w.norm(dim=(1, 2), keepdim=True))
+            mod.bias.copy_(torch.from_numpy(tensors[f"{name}.bias"]))
         for q in range(model.cfg["numQuantizers"]):
             model.rvq.embed[q] = torch.from_numpy(tensors[f"quantizer.layers.{q}.codebook.embed"])
         model.rvq.inited.fill_(True)

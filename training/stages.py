@@ -185,8 +185,8 @@ def make_batch(stage, data, rng, batch, frames=None, cross=0.0, shifted=0.0, shi
             h = int(rng.integers(1, n // 2 + 1)) if n > 2 and rng.random() < 0.25 else 0
             sem = (content_tokens(data, i, rng, shifted) if h else s)[a + h: a + n]
             if not h and shifted_continuation > 0 and rng.random() < shifted_continuation:
-                sem = continuation_tokens(data, i, rng, a, n)
-                sem = s[a: a + n] if sem is None else sem
+                alt = continuation_tokens(data, i, rng, a, n)
+                sem = sem if alt is None else alt
             x, y = coarse_row(sem, ac)
             rows.append(x)
             tgts.append(y)
