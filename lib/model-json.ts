@@ -54,8 +54,11 @@ export interface AcousticSection {
 export interface CoarseSection {
   /** Semantic token k is `semanticOffset + k`; coarse level l code c is `acousticOffset + l·C + c`. */
   vocab: { semanticOffset: number; acousticOffset: number; sep: number; bos: number };
-  /** Most semantic tokens and acoustic frames in one window; `hop` new frames per window. */
-  window: { semanticFrames: number; acousticFrames: number; hop: number };
+  /**
+   * Most semantic tokens and acoustic frames in one window; `hop` new frames per window. `anchor`
+   * (default 0): the prompt's first frames that every window keeps once it has moved past them.
+   */
+  window: { semanticFrames: number; acousticFrames: number; hop: number; anchor: number };
 }
 
 /** Stage 3: fine acoustic tokens. */
@@ -238,13 +241,16 @@ export function parseModelJson(json: unknown, source = "model.json"): ModelConfi
   const cSep = r.int(cv, "sep", "coarse.vocab", 0, 2 ** 31 - 1, acousticOffset + Qc * C);
   const cw = r.obj(co.window, "coarse.window");
   const acousticFrames = r.int(cw, "acousticFrames", "coarse.window", 1, 1 << 20);
+  const coarseHop = r.int(cw, "hop", "coarse.window", 1, acousticFrames, Math.ceil(acousticFrames / 2));
   const minSemantic = Math.ceil((acousticFrames * semantic.rate) / acoustic.rate - 1e-9);
   const coarse: CoarseSection = {
     vocab: { semanticOffset, acousticOffset, sep: cSep, bos: r.int(cv, "bos", "coarse.vocab", 0, 2 ** 31 - 1, cSep + 1) },
     window: {
       semanticFrames: r.int(cw, "semanticFrames", "coarse.window", 0, 1 << 20, minSemantic),
       acousticFrames,
-      hop: r.int(cw, "hop", "coarse.window", 1, acousticFrames, Math.ceil(acousticFrames / 2)),
+      hop: coarseHop,
+      // at most half the history, so that a window keeps its latest frames too
+      anchor: r.int(cw, "anchor", "coarse.window", 0, Math.floor((acousticFrames - coarseHop) / 2), 0),
     },
   };
   if (coarse.window.semanticFrames < minSemantic) {

@@ -12,8 +12,9 @@ import {
   type LevelCodes,
   coarseLayout,
   coarseOrigin,
-  coarsePrompt,
+  coarsePromptOf,
   coarseRanges,
+  coarseWindow,
   counterUniform,
   dedupeConsecutive,
   deriveSeed,
@@ -28,7 +29,6 @@ import {
   semanticLayout,
   semanticPrompt,
   semanticRanges,
-  semanticSpan,
   semanticValues,
   windowHistory,
   windowSizes,
@@ -199,7 +199,7 @@ export class Pipeline {
     const model = this.live().stages.coarse;
     const m = this.config;
     const layout = coarseLayout(m);
-    const { acousticFrames: Fa, semanticFrames: Fs, hop } = m.coarse.window;
+    const { acousticFrames: Fa, semanticFrames: Fs, hop, anchor } = m.coarse.window;
     const sizes = windowSizes(frames, hop);
     const Q = layout.levels;
     const total = rows.length * frames * Q;
@@ -214,9 +214,9 @@ export class Pipeline {
         const origins: number[] = [];
         const prompt = (r: Row, start: number, known: number, end: number) => {
           const al: Alignment = { semanticAt: r.semanticStart, frameAt: r.promptFrames, semanticRate: m.semantic.rate, acousticRate: m.acoustic.rate };
-          const s = semanticSpan(al, start, end, r.semantic.length, Fs);
-          origins.push(coarseOrigin(s.to - s.from));
-          return coarsePrompt(layout, r.semantic.subarray(s.from, s.to), r.codes, start, known);
+          const w = coarseWindow(al, { start, known, end }, anchor, r.semantic.length, Fs);
+          origins.push(coarseOrigin(w.semantic.to - w.semantic.from));
+          return coarsePromptOf(layout, r.semantic.subarray(w.semantic.from, w.semantic.to), r.codes, w.history);
         };
         const prompts = rows.map((r, i) => prompt(r, spans[i].start, spans[i].known, spans[i].end));
         // Guidance: a row whose window has acoustic history gets a guide row with the same new

@@ -64,6 +64,19 @@ export function windowSpan(known: number, count: number, window: number, hop: nu
   return { start: known - h, known, end: known + count };
 }
 
+/**
+ * The history of a window as frame ranges. Once a window no longer starts at frame 0, an anchor
+ * of `anchor` frames keeps the first frames (the prompt's) in it: [0, anchor) then the latest
+ * frames [start + anchor, known), so the history keeps its length. Without one: [start, known).
+ */
+export function historyPieces(span: WindowSpan, anchor: number): Array<[number, number]> {
+  if (anchor <= 0 || span.start === 0 || span.start + anchor >= span.known) return [[span.start, span.known]];
+  return [
+    [0, anchor],
+    [span.start + anchor, span.known],
+  ];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Semantic stage
 
@@ -152,6 +165,24 @@ export function semanticTokensFor(frames: number, semanticRate: number, acoustic
   return Math.ceil((frames * semanticRate) / acousticRate - 1e-9);
 }
 
+/**
+ * What a coarse window holds: its history frames (historyPieces with an anchor of the prompt's
+ * first `anchor` frames) and the semantic tokens [from, to) of the frames from the last piece's
+ * start to the window's end. An anchor has no semantic tokens: the window then has the layout of
+ * acoustic mode, a voice prompt followed by frames with their semantic tokens.
+ */
+export function coarseWindow(
+  al: Alignment,
+  span: WindowSpan,
+  anchor: number,
+  semanticLength: number,
+  maxSemantic: number,
+): { history: Array<[number, number]>; semantic: { from: number; to: number } } {
+  const history = historyPieces(span, Math.min(anchor, al.frameAt));
+  const semantic = semanticSpan(al, history[history.length - 1][0], span.end, semanticLength, maxSemantic);
+  return { history, semantic };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Coarse stage
 
@@ -179,19 +210,27 @@ export function coarseLayout(m: ModelConfig): CoarseLayout {
  * of history frames [start, known) flattened frame-major (frame start level 0, level 1, …).
  */
 export function coarsePrompt(layout: CoarseLayout, semantic: Int32Array, codes: LevelCodes, start: number, known: number): Int32Array {
+  return coarsePromptOf(layout, semantic, codes, [[start, known]]);
+}
+
+/** {@link coarsePrompt} whose history is the frames of several ranges, in order. */
+export function coarsePromptOf(layout: CoarseLayout, semantic: Int32Array, codes: LevelCodes, history: Array<[number, number]>): Int32Array {
   const Q = layout.levels;
   const C = layout.codebookSize;
   const T = codes.shape[1];
-  const out = new Int32Array(2 + semantic.length + (known - start) * Q);
+  const frames = history.reduce((n, [a, b]) => n + b - a, 0);
+  const out = new Int32Array(2 + semantic.length + frames * Q);
   out[0] = layout.bos;
   for (let i = 0; i < semantic.length; i++) out[1 + i] = layout.semanticOffset + semantic[i];
   out[1 + semantic.length] = layout.sep;
   let p = 2 + semantic.length;
-  for (let f = start; f < known; f++) {
-    for (let l = 0; l < Q; l++) {
-      const c = codes.data[l * T + f];
-      if (c < 0 || c >= C) throw new AudioLMError("ERR_AUDIOLM_INTERNAL", `coarse history frame ${f} level ${l} is unknown`);
-      out[p++] = layout.acousticOffset + l * C + c;
+  for (const [start, known] of history) {
+    for (let f = start; f < known; f++) {
+      for (let l = 0; l < Q; l++) {
+        const c = codes.data[l * T + f];
+        if (c < 0 || c >= C) throw new AudioLMError("ERR_AUDIOLM_INTERNAL", `coarse history frame ${f} level ${l} is unknown`);
+        out[p++] = layout.acousticOffset + l * C + c;
+      }
     }
   }
   return out;

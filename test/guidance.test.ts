@@ -1,11 +1,12 @@
 // Classifier-free guidance: a session row sampling from l + s·(l − l_guide) with its guide row fed
 // the same tokens, checked against the same mix done here over nextLogits(); the coarse stage's
-// guide windows (no acoustic history) in the pipeline; option validation.
+// guide windows (no acoustic history) in the pipeline; option validation. Also the coarse windows'
+// anchor (coarse.window.anchor), checked the same way against a session fed by hand.
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { AudioLM } from "../lib/audiolm.js";
-import { type LevelCodes, coarseLayout, coarseOrigin, coarsePrompt, coarseRanges, emptyCodes } from "../lib/stages.js";
+import { type LevelCodes, coarseLayout, coarseOrigin, coarsePrompt, coarsePromptOf, coarseRanges, emptyCodes } from "../lib/stages.js";
 import { parseModelJson } from "../lib/model-json.js";
 import { Transformer, type TransformerSession } from "../lib/transformer.js";
 import { errorOf, tempDir } from "./helpers.js";
@@ -16,16 +17,22 @@ const K = 32;
 const C = 64;
 const tmp = tempDir("audiolm-guidance-");
 const dir = join(tmp.dir, "m");
+const anchoredDir = join(tmp.dir, "anchored");
 let lm: AudioLM;
+let anchored: AudioLM;
 let coarse: Transformer;
 
 beforeAll(async () => {
-  await makeRandomModel(dir, { dim: 128, layers: 2, seed: 8 });
-  lm = await AudioLM.load(dir);
+  // The same weights twice: windows of 100 frames, hop 50; and hop 25 with an anchor of 20 frames.
+  await Promise.all([
+    makeRandomModel(dir, { dim: 128, layers: 2, seed: 8 }),
+    makeRandomModel(anchoredDir, { dim: 128, layers: 2, seed: 8, coarseHop: 25, coarseAnchor: 20 }),
+  ]);
+  [lm, anchored] = await Promise.all([AudioLM.load(dir), AudioLM.load(anchoredDir)]);
   coarse = await Transformer.load(join(dir, "coarse.safetensors"));
 });
 afterAll(async () => {
-  await Promise.all([lm?.dispose(), coarse?.dispose()]);
+  await Promise.all([lm?.dispose(), anchored?.dispose(), coarse?.dispose()]);
   tmp.cleanup();
 });
 
@@ -138,6 +145,32 @@ describe("classifier-free guidance", () => {
     }
     const plain = await lm.generateCoarse({ semantic, semanticStart: 25, acousticPrompt: prompt, frames: 50, seed: 3, sampling: { temperature: 0 } });
     expect(Array.from(plain[0].data)).not.toEqual(Array.from(got[0].data));
+  });
+
+  it("keeps the prompt's first frames, without semantic tokens, in an anchored coarse window", async () => {
+    const layout = L();
+    // A prompt of 100 frames (50 semantic tokens at 25 Hz), 25 new frames: one window whose 75
+    // frames of history are the anchor [0, 20) and frames [45, 100); semantic tokens of [45, 125).
+    const semantic = tokens(63, 10, K);
+    const prompt: LevelCodes = { data: tokens(200, 11, C), shape: [2, 100] };
+    const opts = { semantic, semanticStart: 50, acousticPrompt: prompt, frames: 25, seed: 5, sampling: { temperature: 0 } };
+    const [got] = await anchored.generateCoarse(opts);
+    const codes = emptyCodes(2, 125);
+    for (let l = 0; l < 2; l++) codes.data.set(prompt.data.subarray(l * 100, (l + 1) * 100), l * 125);
+    const row = coarsePromptOf(layout, semantic.subarray(22, 63), codes, [[0, 20], [45, 100]]);
+    const s = coarse.session({ batch: 2, capacity: 260 });
+    try {
+      // guidance 0 over two equal rows: plain greedy
+      await s.prefill([row, row]);
+      const want = await guidedGreedy(s, 0, 50, levelRange);
+      const gotIds = Array.from({ length: 50 }, (_, i) => K + (i % 2) * C + got.data[(i % 2) * 25 + Math.floor(i / 2)]);
+      expect(gotIds).toEqual(want);
+    } finally {
+      s.dispose();
+    }
+    // The same weights without an anchor (hop 50: history [50, 100)) make other frames.
+    const [plain] = await lm.generateCoarse(opts);
+    expect(Array.from(plain.data)).not.toEqual(Array.from(got.data));
   });
 
   it("leaves windows without history alone, stays deterministic and batch-independent", async () => {

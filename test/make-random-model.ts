@@ -21,6 +21,8 @@ export interface RandomModelOptions {
   /** Coarse window / hop in acoustic frames (default 100 / 50). */
   coarseWindow?: number;
   coarseHop?: number;
+  /** The prompt's first frames every coarse window keeps (coarse.window.anchor, default 0). */
+  coarseAnchor?: number;
   /** Fine window / hop in frames (default 50 / 25). */
   fineWindow?: number;
   fineHop?: number;
@@ -172,7 +174,7 @@ export async function makeRandomModel(dir: string, opts: RandomModelOptions = {}
     acoustic: { rate: 50, codebookSize: C, coarseLevels: QC, fineLevels: opts.noFine ? 0 : Q - QC },
     coarse: {
       vocab: { semanticOffset: 0, acousticOffset: K, sep: K + QC * C, bos: K + QC * C + 1 },
-      window: { semanticFrames: Math.ceil((opts.coarseWindow ?? 100) / 2), acousticFrames: opts.coarseWindow ?? 100, hop: opts.coarseHop ?? 50 },
+      window: { semanticFrames: Math.ceil((opts.coarseWindow ?? 100) / 2), acousticFrames: opts.coarseWindow ?? 100, hop: opts.coarseHop ?? 50, anchor: opts.coarseAnchor ?? 0 },
     },
     fine: opts.noFine ? undefined : {
       mode: fineMode,

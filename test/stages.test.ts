@@ -8,6 +8,7 @@ import {
   coarseOrigin,
   coarsePrompt,
   coarseRanges,
+  coarseWindow,
   counterUniform,
   dedupeConsecutive,
   deriveSeed,
@@ -16,6 +17,7 @@ import {
   fineOrigin,
   finePrompt,
   fineRanges,
+  historyPieces,
   nonCausalInput,
   placeTokens,
   sampleLogits,
@@ -72,10 +74,14 @@ describe("model.json", () => {
     expect(m.semantic.hop).toBe(32);
     expect(m.semantic.dedupe).toBe(false);
     expect(m.coarse.vocab).toEqual({ semanticOffset: 0, acousticOffset: K, sep: K + 2 * C, bos: K + 2 * C + 1 });
-    expect(m.coarse.window).toEqual({ semanticFrames: 50, acousticFrames: 100, hop: 50 });
+    expect(m.coarse.window).toEqual({ semanticFrames: 50, acousticFrames: 100, hop: 50, anchor: 0 });
     expect(m.fine!.vocab).toEqual({ coarseOffset: 0, fineOffset: 2 * C, sep: 4 * C, bos: 4 * C + 1 });
     expect(stageCapacities(m)).toEqual({ semantic: 65, coarse: 2 + 50 + 200, fine: 2 + 50 * 4 });
     expect(m.sampling).toEqual({ semantic: {}, coarse: {}, fine: {}, unconditional: {} });
+    const anchored = manifest({ coarse: { window: { acousticFrames: 100, hop: 40, anchor: 30 } } });
+    expect(parseModelJson(anchored).coarse.window.anchor).toBe(30);
+    const tooLong = manifest({ coarse: { window: { acousticFrames: 100, hop: 40, anchor: 31 } } });
+    expect(modelError(() => parseModelJson(tooLong)).message).toMatch(/from 0 to 30 for coarse\.window\.anchor/);
     const u = parseModelJson(manifest({ sampling: { coarse: { temperature: 0.6 }, unconditional: { coarse: { temperature: 0.8 } } } }));
     expect(u.sampling.coarse).toEqual({ temperature: 0.6 });
     expect(u.sampling.unconditional).toEqual({ coarse: { temperature: 0.8 } });
@@ -132,6 +138,35 @@ describe("windows", () => {
         known += n;
       }
     }
+  });
+
+  it("keep an anchor of the prompt's first frames once they would leave the window", () => {
+    // Window 100, hop 25: 75 frames of history.
+    expect(historyPieces(windowSpan(60, 25, 100, 25), 20)).toEqual([[0, 60]]);
+    expect(historyPieces(windowSpan(100, 25, 100, 25), 20)).toEqual([[0, 20], [45, 100]]);
+    expect(historyPieces(windowSpan(300, 25, 100, 25), 20)).toEqual([[0, 20], [245, 300]]);
+    expect(historyPieces(windowSpan(300, 25, 100, 25), 0)).toEqual([[225, 300]]);
+    // A guide window (no history) stays empty.
+    expect(historyPieces({ start: 300, known: 300, end: 325 }, 20)).toEqual([[300, 300]]);
+    for (const known of [80, 100, 101, 150, 400]) {
+      const span = windowSpan(known, 25, 100, 25);
+      const pieces = historyPieces(span, 30);
+      expect(pieces.reduce((n, [a, b]) => n + b - a, 0)).toBe(span.known - span.start);
+      expect(pieces[pieces.length - 1][1]).toBe(known);
+    }
+  });
+
+  it("give an anchored coarse window the semantic tokens of its latest frames only", () => {
+    // A prompt of 100 frames (50 semantic tokens at 25 Hz), then 13 generated tokens.
+    const al = { semanticAt: 50, frameAt: 100, semanticRate: 25, acousticRate: 50 };
+    expect(coarseWindow(al, windowSpan(100, 25, 100, 25), 20, 63, 50)).toEqual({ history: [[0, 20], [45, 100]], semantic: { from: 22, to: 63 } });
+    // Without an anchor: frames [25, 125) span tokens [12, 63), cut to the latest 50.
+    expect(coarseWindow(al, windowSpan(100, 25, 100, 25), 0, 63, 50)).toEqual({ history: [[25, 100]], semantic: { from: 13, to: 63 } });
+    // The anchor is the prompt's: never longer than it, none without one.
+    const short = { ...al, semanticAt: 5, frameAt: 10 };
+    expect(coarseWindow(short, windowSpan(110, 25, 100, 25), 20, 100, 50).history).toEqual([[0, 10], [45, 110]]);
+    const none = { ...al, semanticAt: 0, frameAt: 0 };
+    expect(coarseWindow(none, windowSpan(110, 25, 100, 25), 20, 100, 50).history).toEqual([[35, 110]]);
   });
 
   it("line semantic tokens up with acoustic frames", () => {

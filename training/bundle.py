@@ -17,7 +17,10 @@ import codec as codec_train
 import stages
 
 
-def model_json(sampling, coarse_hop, coarse_frames=stages.COARSE_FRAMES, fine_frames=stages.FINE_FRAMES):
+def model_json(sampling, coarse_hop, coarse_frames=stages.COARSE_FRAMES, fine_frames=stages.FINE_FRAMES, coarse_anchor=0):
+    coarse_window = {"semanticFrames": coarse_frames, "acousticFrames": coarse_frames, "hop": coarse_hop}
+    if coarse_anchor:
+        coarse_window["anchor"] = coarse_anchor
     return {
         "format": "audiolm-node/model@1",
         "name": "audiolm-node default (synthetic speech, 16 kHz)",
@@ -27,8 +30,7 @@ def model_json(sampling, coarse_hop, coarse_frames=stages.COARSE_FRAMES, fine_fr
         "semantic": {"codebookSize": stages.K, "rate": 50, "dedupe": False, "vocab": stages.SEM,
                      "window": stages.SEM_WINDOW, "hop": stages.SEM_WINDOW // 2},
         "acoustic": {"rate": 50, "codebookSize": stages.C, "coarseLevels": stages.QC, "fineLevels": stages.Q - stages.QC},
-        "coarse": {"vocab": stages.COARSE, "window": {"semanticFrames": coarse_frames,
-                                                      "acousticFrames": coarse_frames, "hop": coarse_hop}},
+        "coarse": {"vocab": stages.COARSE, "window": coarse_window},
         "fine": {"mode": "nonCausal", "window": {"frames": fine_frames, "hop": fine_frames // 2}},
         "sampling": sampling,
     }
@@ -50,6 +52,8 @@ def main():
                     help="the coarse temperature of unconditional generation (model.json sampling.unconditional)")
     ap.add_argument("--coarse-hop", type=int, default=25,
                     help="new frames per coarse window: the rest of the window is history (25 of 150 keeps 125)")
+    ap.add_argument("--coarse-anchor", type=int, default=0,
+                    help="the prompt's first frames that every coarse window keeps in its history (model.json coarse.window.anchor)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     codec_out = os.path.join(args.out, "codec.safetensors")
@@ -84,7 +88,7 @@ def main():
         sampling["unconditional"] = {"coarse": {"temperature": args.unconditional_coarse_temperature}}
     with open(os.path.join(args.out, "model.json"), "w") as f:
         json.dump(model_json(sampling, args.coarse_hop, frames.get("coarse") or stages.COARSE_FRAMES,
-                             frames.get("fine") or stages.FINE_FRAMES), f, indent=2)
+                             frames.get("fine") or stages.FINE_FRAMES, args.coarse_anchor), f, indent=2)
         f.write("\n")
     total = sum(os.path.getsize(os.path.join(args.out, n)) for n in os.listdir(args.out))
     print(f"wrote {args.out}: {total / 1e6:.1f} MB")

@@ -205,7 +205,8 @@ def main():
                 for sd in map(int, args.extra_seeds.split(",")):
                     r = voice(args, prompts, sd, tmp)
                     results["voice"]["otherSeeds"].append({"seed": sd, **{k: r[k] for k in (
-                        "continuationWithin15", "conversionWithin15", "conversionWithin15OfContentVoice")}})
+                        "continuationWithin15", "conversionWithin15", "conversionWithin15OfContentVoice")},
+                        **{k + "F0": [x[k + "F0"] for x in r["rows"]] for k in ("continuation", "conversion")}})
     with open(res_path, "w") as f:
         json.dump(results, f, indent=1)
     summary = {}

@@ -151,20 +151,38 @@ def continuation_tokens(data, i, rng, a, n):
     return np.concatenate([data[i][0][a: a + m], sh[a + m: a + n]])
 
 
-def make_batch(stage, data, rng, batch, frames=None, cross=0.0, shifted=0.0, shifted_continuation=0.0):
+def anchored_window(s, c, rng, n):
+    """A coarse window as generation anchors it (model.json coarse.window.anchor): the utterance's
+    first h frames without semantic tokens, then frames [a + h, a + n) for some a > 0 with theirs;
+    None where the utterance is too short to leave a gap."""
+    T = min(c.shape[1], len(s))
+    if T <= n:
+        return None
+    h = int(rng.integers(n // 4, n // 2 + 1))
+    a = int(rng.integers(1, T - n + 1))
+    return s[a + h: a + n], np.concatenate([coarse_ids(c[:, :h]), coarse_ids(c[:, a + h: a + n])])
+
+
+def make_batch(stage, data, rng, batch, frames=None, cross=0.0, shifted=0.0, shifted_continuation=0.0, anchored=0.0):
     """(inputs, targets, fine level) — targets -100 where no loss is taken. `frames`: the coarse or
     fine window (default COARSE_FRAMES / FINE_FRAMES); `cross`: the share of coarse windows made by
     cross_window (data.voices must not be empty); `shifted`: the share of coarse windows with
     acoustic history but no semantic tokens for it whose semantic tokens come from a pitch-shifted
     copy of the speech (content_tokens); `shifted_continuation`: the share of the other coarse windows
-    whose later semantic tokens come from such a copy (continuation_tokens)."""
+    whose later semantic tokens come from such a copy (continuation_tokens); `anchored`: the share of
+    coarse windows made by anchored_window (before cross windows are drawn)."""
     rows, tgts, level = [], [], None
     if stage == "fine":
         level = int(rng.integers(QC, Q))
     for _ in range(batch):
         i = int(rng.integers(len(data)))
         s, c = data[i]
-        if stage == "coarse" and cross > 0 and rng.random() < cross:
+        win = anchored_window(s, c, rng, frames or COARSE_FRAMES) if stage == "coarse" and anchored > 0 and rng.random() < anchored else None
+        if win is not None:
+            x, y = coarse_row(*win)
+            rows.append(x)
+            tgts.append(y)
+        elif stage == "coarse" and cross > 0 and rng.random() < cross:
             x, y = coarse_row(*cross_window(data, rng, frames or COARSE_FRAMES, shifted))
             rows.append(x)
             tgts.append(y)
@@ -251,6 +269,7 @@ def train(args):
     # fixed held-out probes for the log: plain windows, and cross-utterance ones when they are trained
     held_batches = [make_batch(args.stage, held, hrng, 16, args.frames) for _ in range(8)]
     cross_batches = [make_batch(args.stage, held, hrng, 16, args.frames, cross=1.0) for _ in range(8)] if args.cross_history else []
+    anchored_batches = [make_batch(args.stage, held, hrng, 16, args.frames, anchored=1.0) for _ in range(8)] if args.anchored else []
     if args.shifted_semantic or args.shifted_continuation:
         if not any(t is not None for t in data.shifted):
             raise SystemExit("--shifted-semantic and --shifted-continuation need tokens-shifted.npz beside the semantic tokens (training/shifted_tokens.py)")
@@ -278,7 +297,7 @@ def train(args):
                  "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
                  "frames": args.frames or (COARSE_FRAMES if args.stage == "coarse" else FINE_FRAMES),
                  "crossHistory": args.cross_history, "shiftedSemantic": args.shifted_semantic,
-                 "shiftedContinuation": args.shifted_continuation, "init": args.init,
+                 "shiftedContinuation": args.shifted_continuation, "anchored": args.anchored, "init": args.init,
                  "pitchVoices": args.pitch_voices}
     budget = args.minutes * 60
     log = open(os.path.join(args.out, f"{args.stage}.log.txt"), "a")
@@ -297,7 +316,8 @@ def train(args):
 
     def probe():
         return f"held-out loss {held_out_loss(held_batches):.3f}" + (
-            f", cross-utterance {held_out_loss(cross_batches):.3f}" if cross_batches else "")
+            f", cross-utterance {held_out_loss(cross_batches):.3f}" if cross_batches else "") + (
+            f", anchored {held_out_loss(anchored_batches):.3f}" if anchored_batches else "")
 
     def say(line):
         print(line, flush=True)
@@ -310,7 +330,7 @@ def train(args):
         for g in opt.param_groups:
             g["lr"] = lr
         x, y, level = make_batch(args.stage, data, rng, args.batch, args.frames, args.cross_history, args.shifted_semantic,
-                                 args.shifted_continuation)
+                                 args.shifted_continuation, args.anchored)
         x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
         logits = forward(model, x, level, args.dropout)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-100)
@@ -427,6 +447,9 @@ def main():
                     help="share of acoustic-mode and cross windows whose content tokens are those of a pitch-shifted copy")
     ap.add_argument("--shifted-continuation", type=float, default=0.0,
                     help="share of the other coarse windows whose semantic tokens after a random frame come from a pitch-shifted copy")
+    ap.add_argument("--anchored", type=float, default=0.0,
+                    help="share of coarse windows whose history starts with the utterance's first frames, as generation's "
+                         "coarse.window.anchor makes them")
     ap.add_argument("--pitch-voices", help="pitch_voices.py folders, joined by commas: their shifted copies of the training speakers join the training data")
     ap.add_argument("--eval-every", type=int, default=1000, help="steps between held-out probes in the log")
     ap.add_argument("--save-every", type=int, default=200)
