@@ -58,6 +58,8 @@ def main():
             ck[st] = {"step": c["step"], "seconds": c["seconds"], **c.get("run", {})}
         ck[st]["config"] = json.loads(meta[common.CONFIG_KEY])
     tunes = ck["coarse"].get("fineTunes", [])  # the coarse stage's fine-tunes (stages.py --init), in order
+    cw = mj["coarse"]["window"]
+    anchor = cw.get("anchor", 0)
     train_sp = [s for s in man["speakers"] if s["id"] not in man["heldOutSpeakers"]]
     c, p, v = res["codec"], res["perplexity"], res["voice"]
     cfg = ck["codec"]["config"]
@@ -179,10 +181,13 @@ def main():
         w(f"| {sp} | {d['promptF0']:.0f} Hz | {hit['continuation']}/{n} | {hit['conversion']}/{n} |")
     g = v["generation"]
     w("")
-    w(f"Generation speed in that run: {g['audioSeconds']:.0f} s of audio in {g['wallSeconds']:.0f} s ({g['realTimeFactor']:.2f}× real time, batch 1, 2 cores"
-      + ("; a second evaluation ran beside it, and this machine faults pages slowly: the sixth stage measured 2.85× alone on it, 3.82× on the previous one" if len(tunes) >= 7 and not mj["coarse"]["window"].get("anchor")
-         else "; measured alone, and the same run without the anchor, measured next, gave 2.60×: this machine faults pages slowly, and "
-              "the sixth stage had measured 2.85× on it, 3.82× on the previous one" if mj["coarse"]["window"].get("anchor") else "") + ").")
+    how = ""  # how the speed was taken, where it was not alone on an idle machine (measured by hand)
+    if anchor:
+        how = ("; measured alone, and the same run without the anchor, measured next, gave 2.60×: this machine faults pages slowly, "
+               "and the sixth stage had measured 2.85× on it, 3.82× on the previous one")
+    elif len(tunes) >= 7:
+        how = "; a second evaluation ran beside it, and this machine faults pages slowly: the sixth stage measured 2.85× alone on it, 3.82× on the previous one"
+    w(f"Generation speed in that run: {g['audioSeconds']:.0f} s of audio in {g['wallSeconds']:.0f} s ({g['realTimeFactor']:.2f}× real time, batch 1, 2 cores{how}).")
     w("")
     sm = mj["sampling"]
     w(f"Default temperatures (model.json): semantic {sm['semantic']['temperature']}, coarse {sm['coarse']['temperature']}, fine {sm['fine']['temperature']}, "
@@ -218,7 +223,6 @@ def main():
           "against 60 / 50 % at 0.6. After the fifth and sixth fine-tunes, unconditional output at 0.8 was quiet for 19 % of "
           "quarter-seconds with either stage (20 seeds × 4 s; 15 % after the fourth, over 10), and for 13 % at 0.9 with the sixth.")
         w("")
-    cw = mj["coarse"]["window"]
     if tunes:
         w(f"The coarse stage was fine-tuned on two CPU cores after its GPU run ({len(tunes)} runs, table above), all on windows of "
           f"{cw['acousticFrames']} frames (generation uses the same, advancing {cw['hop']} frames, so each window keeps "
@@ -273,7 +277,6 @@ def main():
               "79, 71, 81, 83 and 79 % (78.8 %, against 79.2 % at 0.8); coarse temperature 0.5 gave 77.5 / 81.2 %. Continuation "
               "has stayed at 78-81 % across all of these, a plateau within the noise of the measure.")
             w("")
-    anchor = cw.get("anchor", 0)
     if anchor:
         w(f"Every coarse window keeps the prompt's first {anchor} frames (model.json `coarse.window.anchor`, docs/model-format.md): "
           f"once a window has moved past them, its history is those frames, without their semantic tokens, then the latest "
