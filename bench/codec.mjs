@@ -21,7 +21,7 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const api = await import(join(root, "dist", "index.js"));
 const { Codec, convertEncodec, decodeNpy, nativeAddon } = api;
-const { writeSafetensors } = await import(join(root, "dist", "safetensors.js"));
+const { writeSafetensors } = await import(join(root, "dist", "formats", "safetensors.js"));
 
 const { values: opt } = parseArgs({
   options: {

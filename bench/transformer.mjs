@@ -14,9 +14,9 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const { Transformer } = await import(join(root, "dist", "transformer.js"));
-const { writeSafetensors } = await import(join(root, "dist", "safetensors.js"));
-const { native } = await import(join(root, "dist", "native.js"));
+const { Transformer } = await import(join(root, "dist", "models", "transformer.js"));
+const { writeSafetensors } = await import(join(root, "dist", "formats", "safetensors.js"));
+const { native } = await import(join(root, "dist", "native", "loader.js"));
 
 const { values: opt } = parseArgs({
   options: {

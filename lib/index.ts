@@ -9,9 +9,9 @@
  * const [audio] = await codec.decode(codes);
  * ```
  */
-export { Codec, type CodecCodes, type CodecSegment, type DecodeOptions, type EncodeOptions } from "./codec.js";
+export { Codec, type CodecCodes, type CodecSegment, type DecodeOptions, type EncodeOptions } from "./models/codec.js";
 export { AudioLMError, type AudioLMErrorCode } from "./errors.js";
-export { type Device, type LoadOptions } from "./options.js";
+export { type Device, type LoadOptions } from "./native/options.js";
 export { convertEncodec, type EncodecConfig, type ConvertEncodecOptions } from "./convert/encodec.js";
 export {
   convertBark,
@@ -32,12 +32,12 @@ export {
   type AudiolmPytorchStage,
   type ConvertAudiolmPytorchResult,
 } from "./convert/audiolm-pytorch.js";
-export { native as nativeAddon } from "./native.js";
-export type { NativeInfo } from "./addon-types.js";
-export * from "./wav.js";
-export * from "./npy.js";
-export { resample } from "./resample.js";
-export { loadTorchCheckpoint, flattenStateDict } from "./torch-checkpoint.js";
+export { native as nativeAddon } from "./native/loader.js";
+export type { NativeInfo } from "./native/addon-types.js";
+export * from "./formats/wav.js";
+export * from "./formats/npy.js";
+export { resample } from "./formats/resample.js";
+export { loadTorchCheckpoint, flattenStateDict } from "./formats/torch-checkpoint.js";
 export {
   AudioLM,
   type GenerateOptions,
@@ -47,13 +47,13 @@ export {
   type SemanticOptions,
   type CoarseOptions,
   type FineOptions,
-} from "./audiolm.js";
-export { type ModelConfig, MODEL_FORMAT, parseModelJson, readModelJson } from "./model-json.js";
-export { type LevelCodes } from "./stages.js";
-export { type GenerationProgress, type ProgressBar, createProgressBar, formatProgress } from "./progress.js";
-export { Transformer, TransformerSession } from "./transformer.js";
-export type { SamplingOptions, TokenRange, RangeSchedule, TransformerConfig, GenerateStepOptions, GenerateStepResult } from "./transformer-types.js";
-export { SemanticTokenizer, type TokenizeOptions } from "./semantic-tokenizer.js";
+} from "./models/audiolm.js";
+export { type ModelConfig, MODEL_FORMAT, parseModelJson, readModelJson } from "./models/model-json.js";
+export { type LevelCodes } from "./models/stages.js";
+export { type GenerationProgress, type ProgressBar, createProgressBar, formatProgress } from "./models/progress.js";
+export { Transformer, TransformerSession } from "./models/transformer.js";
+export type { SamplingOptions, TokenRange, RangeSchedule, TransformerConfig, GenerateStepOptions, GenerateStepResult } from "./models/transformer-types.js";
+export { SemanticTokenizer, type TokenizeOptions } from "./models/semantic-tokenizer.js";
 export { convertHubert, type ConvertHubertOptions, type HubertConfig } from "./convert/hubert.js";
 export { convertKmeans, readCentroids, type Centroids } from "./convert/kmeans.js";
 export {
@@ -68,5 +68,5 @@ export {
   type FineOptions as BarkFineOptions,
   type BarkGenerateOptions,
   type BarkGenerateResult,
-} from "./bark.js";
-export { WordPieceTokenizer, basicTokenize, normalizeBarkText, type WordPieceOptions } from "./wordpiece.js";
+} from "./models/bark.js";
+export { WordPieceTokenizer, basicTokenize, normalizeBarkText, type WordPieceOptions } from "./models/wordpiece.js";

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 DIR=${1:-/tmp/encodec-full}
 SRC=${ENCODEC_SRC:-/tmp/encodec-ref}
 [ -f "$DIR/encodec_24khz_random.th" ] || /usr/bin/python3 scripts/encodec-reference.py --make "$DIR" --encodec-src "$SRC"
-node dist/cli.js convert encodec "$DIR/encodec_24khz_random.th" -o "$DIR/ours.safetensors"
-node dist/cli.js codec encode "$DIR/input.wav" -m "$DIR/ours.safetensors" --bandwidth 6 -o "$DIR/our_codes.npy"
-node dist/cli.js codec decode "$DIR/codes_6kbps.npy" -m "$DIR/ours.safetensors" -o "$DIR/our_decoded.wav"
+node dist/cli/main.js convert encodec "$DIR/encodec_24khz_random.th" -o "$DIR/ours.safetensors"
+node dist/cli/main.js codec encode "$DIR/input.wav" -m "$DIR/ours.safetensors" --bandwidth 6 -o "$DIR/our_codes.npy"
+node dist/cli/main.js codec decode "$DIR/codes_6kbps.npy" -m "$DIR/ours.safetensors" -o "$DIR/our_decoded.wav"
 /usr/bin/python3 scripts/encodec-reference.py --compare "$DIR" --codes "$DIR/our_codes.npy" --audio "$DIR/our_decoded.wav" --encodec-src "$SRC"

@@ -49,7 +49,7 @@ PY
 node --input-type=module - "$DIR" <<'JS'
 import { readFileSync } from "node:fs";
 import { Codec, convertEncodec } from "./dist/index.js";
-import { decodeNpy, npyToInt32 } from "./dist/npy.js";
+import { decodeNpy, npyToInt32 } from "./dist/formats/npy.js";
 const dir = process.argv[2];
 const npy = (f) => decodeNpy(readFileSync(`${dir}/${f}`));
 await convertEncodec(`${dir}/encodec_48khz_random.th`, `${dir}/ours.safetensors`);

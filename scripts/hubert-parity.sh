@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${1:-/tmp/hubert-full}
 [ -f "$DIR/model.safetensors" ] || /usr/bin/python3 scripts/hubert-reference.py --make "$DIR"
-node dist/cli.js convert hubert "$DIR/model.safetensors" --kmeans "$DIR/kmeans.joblib" --layer 9 -o "$DIR/ours.safetensors"
+node dist/cli/main.js convert hubert "$DIR/model.safetensors" --kmeans "$DIR/kmeans.joblib" --layer 9 -o "$DIR/ours.safetensors"
 node --input-type=module -e "
 import { SemanticTokenizer, decodeNpy, writeNpy } from './dist/index.js';
 import { readFileSync } from 'node:fs';
@@ -20,6 +20,6 @@ for (const s of ['2s', '5s']) {
 }
 await tok.dispose();"
 for s in 2s 5s; do
-  node dist/cli.js tokenize "$DIR/input_$s.wav" -m "$DIR/ours.safetensors" -o "$DIR/ours_tokens_$s.npy"
+  node dist/cli/main.js tokenize "$DIR/input_$s.wav" -m "$DIR/ours.safetensors" -o "$DIR/ours_tokens_$s.npy"
   /usr/bin/python3 scripts/hubert-reference.py --compare "$DIR" --hidden "$DIR/ours_hidden_$s.npy" --tokens "$DIR/ours_tokens_$s.npy" --input "$s"
 done

@@ -7,9 +7,9 @@ import { afterAll, describe, expect, it } from "vitest";
 
 import { audiolmPytorchLayout, convertAudiolmPytorch } from "../lib/convert/audiolm-pytorch.js";
 import { AudioLMError } from "../lib/errors.js";
-import { decodeNpy, npyToInt32 } from "../lib/npy.js";
-import { readSafetensors, writeSafetensors } from "../lib/safetensors.js";
-import { Transformer } from "../lib/transformer.js";
+import { decodeNpy, npyToInt32 } from "../lib/formats/npy.js";
+import { readSafetensors, writeSafetensors } from "../lib/formats/safetensors.js";
+import { Transformer } from "../lib/models/transformer.js";
 import { relL2, tempDir } from "./helpers.js";
 
 const FIX = join(import.meta.dirname, "fixtures", "audiolm_pytorch");

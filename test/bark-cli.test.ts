@@ -1,5 +1,5 @@
 // `audiolm generate --text` with a Bark model directory, as a user runs it (the compiled
-// dist/cli.js; rebuild with `npx tsc -p tsconfig.json`): convert the small random Bark models of
+// dist/cli/main.js; rebuild with `npx tsc -p tsconfig.json`): convert the small random Bark models of
 // test/fixtures/bark_generation (their vocab.txt is copied beside bark.json), then text → tokens
 // without a codec and text → WAV with the small EnCodec fixture as the codec.
 import { spawnSync } from "node:child_process";
@@ -7,12 +7,12 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { decodeNpz, npyToInt32, readNpy, readNpz } from "../lib/npy.js";
-import { decodeWav } from "../lib/wav.js";
+import { decodeNpz, npyToInt32, readNpy, readNpz } from "../lib/formats/npy.js";
+import { decodeWav } from "../lib/formats/wav.js";
 import { tempDir } from "./helpers.js";
 
 const ROOT = join(import.meta.dirname, "..");
-const CLI = join(ROOT, "dist", "cli.js");
+const CLI = join(ROOT, "dist", "cli", "main.js");
 const FIX = join(ROOT, "test", "fixtures");
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -163,7 +163,7 @@ describe("audiolm generate with a Bark model", () => {
 
 describe("AudioLM.load on a Bark model directory", () => {
   it("generate({ text, voice }) speaks through BarkModel; the rest says it is a Bark model", async () => {
-    const { AudioLM } = await import("../lib/audiolm.js");
+    const { AudioLM } = await import("../lib/models/audiolm.js");
     const { AudioLMError } = await import("../lib/errors.js");
     const dir = join(tmp.dir, "bark-codec");
     const lm = await AudioLM.load(dir);

@@ -1,4 +1,4 @@
-// Bark's three-stage generation (lib/bark.ts) against suno's own generation.py run with small
+// Bark's three-stage generation (lib/models/bark.ts) against suno's own generation.py run with small
 // random models and a small vocabulary (fixtures in test/fixtures/bark_generation, written by
 // test/fixtures/make_bark_generation_fixtures.py): semantic (min_eos_p stop, voice history, native
 // loop), coarse sliding windows (with and without history), fine windows, and generate(); text
@@ -8,11 +8,11 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { BarkModel, type BarkCodes, readBarkVoice } from "../lib/bark.js";
+import { BarkModel, type BarkCodes, readBarkVoice } from "../lib/models/bark.js";
 import { convertBark } from "../lib/convert/bark.js";
 import { AudioLMError } from "../lib/errors.js";
-import { type NpyArray, npyToInt32, readNpz } from "../lib/npy.js";
-import { counterUniform, deriveSeed } from "../lib/stages.js";
+import { type NpyArray, npyToInt32, readNpz } from "../lib/formats/npy.js";
+import { counterUniform, deriveSeed } from "../lib/models/stages.js";
 import { tempDir } from "./helpers.js";
 
 const FIXTURES = join(import.meta.dirname, "fixtures", "bark_generation");

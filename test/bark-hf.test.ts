@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { convertBark } from "../lib/convert/bark.js";
 import { loadCheckpoint } from "../lib/convert/weights.js";
 import { AudioLMError } from "../lib/errors.js";
-import { readSafetensors, writeSafetensors } from "../lib/safetensors.js";
+import { readSafetensors, writeSafetensors } from "../lib/formats/safetensors.js";
 import { tempDir } from "./helpers.js";
 
 const FIX = join(import.meta.dirname, "fixtures", "bark");

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { convertBark, convertBarkCheckpoint } from "../lib/convert/bark.js";
 import { AudioLMError } from "../lib/errors.js";
-import { decodeNpy, npyToInt32 } from "../lib/npy.js";
-import { Transformer } from "../lib/transformer.js";
+import { decodeNpy, npyToInt32 } from "../lib/formats/npy.js";
+import { Transformer } from "../lib/models/transformer.js";
 import { relL2, tempDir } from "./helpers.js";
 
 const FIXTURES = join(import.meta.dirname, "fixtures", "bark");

@@ -20,8 +20,8 @@ import {
   tensorBytes,
   tensorToFloat32,
   tensorToTypedArray,
-} from "../lib/torch-checkpoint.js";
-import { openZip } from "../lib/zip.js";
+} from "../lib/formats/torch-checkpoint.js";
+import { openZip } from "../lib/formats/zip.js";
 import { AudioLMError } from "../lib/errors.js";
 import { errorOf } from "./helpers.js";
 

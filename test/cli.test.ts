@@ -1,16 +1,16 @@
-// The `audiolm` CLI as a user runs it (the compiled dist/cli.js): the EnCodec parity path
+// The `audiolm` CLI as a user runs it (the compiled dist/cli/main.js): the EnCodec parity path
 // convert → encode → decode against the reference fixtures, and clean failures.
 import { spawnSync } from "node:child_process";
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
-import { decodeNpy, npyToInt32 } from "../lib/npy.js";
-import { decodeWav, encodeWav } from "../lib/wav.js";
+import { decodeNpy, npyToInt32 } from "../lib/formats/npy.js";
+import { decodeWav, encodeWav } from "../lib/formats/wav.js";
 import { fractionEqual, relL2, tempDir } from "./helpers.js";
 
 const ROOT = join(import.meta.dirname, "..");
-const CLI = join(ROOT, "dist", "cli.js");
+const CLI = join(ROOT, "dist", "cli", "main.js");
 const FIX = join(ROOT, "test", "fixtures");
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());

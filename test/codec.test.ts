@@ -5,10 +5,10 @@ import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } fro
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { Codec } from "../lib/codec.js";
+import { Codec } from "../lib/models/codec.js";
 import { convertEncodec } from "../lib/convert/encodec.js";
 import { AudioLMError } from "../lib/errors.js";
-import { decodeNpy, npyToInt32 } from "../lib/npy.js";
+import { decodeNpy, npyToInt32 } from "../lib/formats/npy.js";
 import { fractionEqual, relL2, tempDir } from "./helpers.js";
 
 const FIXTURES = join(import.meta.dirname, "fixtures", "encodec");

@@ -6,13 +6,13 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { AudioLM } from "../lib/audiolm.js";
-import { decodeWav } from "../lib/wav.js";
+import { AudioLM } from "../lib/models/audiolm.js";
+import { decodeWav } from "../lib/formats/wav.js";
 import { tempDir } from "./helpers.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const MODEL = join(ROOT, "models", "default");
-const CLI = join(ROOT, "dist", "cli.js");
+const CLI = join(ROOT, "dist", "cli", "main.js");
 const EXAMPLES = join(ROOT, "examples");
 const tmp = tempDir("audiolm-default-");
 let lm: AudioLM;

@@ -6,18 +6,18 @@ import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { AudioLM, type GenerateResult } from "../lib/audiolm.js";
+import { AudioLM, type GenerateResult } from "../lib/models/audiolm.js";
 import { AudioLMError } from "../lib/errors.js";
-import { parseModelJson } from "../lib/model-json.js";
-import { decodeNpy } from "../lib/npy.js";
-import { coarseLayout, coarseOrigin, coarsePrompt, coarseRanges, emptyCodes } from "../lib/stages.js";
-import { Transformer } from "../lib/transformer.js";
-import { decodeWav, encodeWav } from "../lib/wav.js";
+import { parseModelJson } from "../lib/models/model-json.js";
+import { decodeNpy } from "../lib/formats/npy.js";
+import { coarseLayout, coarseOrigin, coarsePrompt, coarseRanges, emptyCodes } from "../lib/models/stages.js";
+import { Transformer } from "../lib/models/transformer.js";
+import { decodeWav, encodeWav } from "../lib/formats/wav.js";
 import { relL2, tempDir } from "./helpers.js";
 import { makeRandomModel } from "./make-random-model.js";
 
 const ROOT = join(import.meta.dirname, "..");
-const CLI = join(ROOT, "dist", "cli.js");
+const CLI = join(ROOT, "dist", "cli", "main.js");
 const K = 32;
 const C = 64;
 const SR = 16000;

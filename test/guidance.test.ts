@@ -5,10 +5,10 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { AudioLM } from "../lib/audiolm.js";
-import { type LevelCodes, coarseLayout, coarseOrigin, coarsePrompt, coarsePromptOf, coarseRanges, emptyCodes } from "../lib/stages.js";
-import { parseModelJson } from "../lib/model-json.js";
-import { Transformer, type TransformerSession } from "../lib/transformer.js";
+import { AudioLM } from "../lib/models/audiolm.js";
+import { type LevelCodes, coarseLayout, coarseOrigin, coarsePrompt, coarsePromptOf, coarseRanges, emptyCodes } from "../lib/models/stages.js";
+import { parseModelJson } from "../lib/models/model-json.js";
+import { Transformer, type TransformerSession } from "../lib/models/transformer.js";
 import { errorOf, tempDir } from "./helpers.js";
 import { makeRandomModel } from "./make-random-model.js";
 import { readFileSync } from "node:fs";

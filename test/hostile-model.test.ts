@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { Codec } from "../lib/codec.js";
+import { Codec } from "../lib/models/codec.js";
 import { convertEncodec } from "../lib/convert/encodec.js";
 import { AudioLMError } from "../lib/errors.js";
 import { tempDir } from "./helpers.js";

@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { type SafetensorsTensorInput, writeSafetensors } from "../lib/safetensors.js";
+import { type SafetensorsTensorInput, writeSafetensors } from "../lib/formats/safetensors.js";
 
 export interface RandomModelOptions {
   /** Fine stage: causal decoder over flattened tokens, or Bark-style non-causal (default autoregressive). */

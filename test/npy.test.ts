@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeNpy, decodeNpz, encodeNpy, npyToInt32, readNpy, readNpz, writeNpy, type NpyArray } from "../lib/npy.js";
+import { decodeNpy, decodeNpz, encodeNpy, npyToInt32, readNpy, readNpz, writeNpy, type NpyArray } from "../lib/formats/npy.js";
 import { AudioLMError } from "../lib/errors.js";
 import { errorOf } from "./helpers.js";
 
@@ -291,7 +291,7 @@ describe("decodeNpy / decodeNpz: fuzzing", () => {
 
 describe("npz writing", () => {
   it("round-trips through our reader and matches numpy.savez's layout (stored entries with CRCs)", async () => {
-    const { encodeNpz, decodeNpz } = await import("../lib/npy.js");
+    const { encodeNpz, decodeNpz } = await import("../lib/formats/npy.js");
     const a = Int32Array.from({ length: 12 }, (_, i) => i * 7 - 30);
     const b = Float32Array.from({ length: 5 }, (_, i) => Math.sin(i + 0.5));
     const bytes = encodeNpz({ semantic: { data: a, shape: [3, 4] }, "x.npy": { data: b, shape: [5] } });

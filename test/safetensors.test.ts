@@ -15,7 +15,7 @@ import {
   readSafetensorsHeader,
   writeSafetensors,
   type SafetensorsTensorInput,
-} from "../lib/safetensors.js";
+} from "../lib/formats/safetensors.js";
 import { AudioLMError } from "../lib/errors.js";
 import { errorOf } from "./helpers.js";
 

@@ -7,13 +7,13 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { AudioLM } from "../lib/audiolm.js";
+import { AudioLM } from "../lib/models/audiolm.js";
 import { convertHubert } from "../lib/convert/hubert.js";
 import { convertKmeans, readCentroids } from "../lib/convert/kmeans.js";
 import { AudioLMError } from "../lib/errors.js";
-import { decodeNpy, npyToInt32 } from "../lib/npy.js";
-import { SemanticTokenizer } from "../lib/semantic-tokenizer.js";
-import { encodeWav } from "../lib/wav.js";
+import { decodeNpy, npyToInt32 } from "../lib/formats/npy.js";
+import { SemanticTokenizer } from "../lib/models/semantic-tokenizer.js";
+import { encodeWav } from "../lib/formats/wav.js";
 import { fractionEqual, relL2, tempDir } from "./helpers.js";
 import { makeRandomModel } from "./make-random-model.js";
 
@@ -111,7 +111,7 @@ describe("MFCC + k-means", () => {
 });
 
 describe("audiolm tokenize and generate --prompt", () => {
-  const CLI = join(ROOT, "dist", "cli.js");
+  const CLI = join(ROOT, "dist", "cli", "main.js");
   const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", cwd: tmp.dir });
 
   it("tokenize writes the tokens of a WAV", () => {
@@ -132,7 +132,7 @@ describe("audiolm tokenize and generate --prompt", () => {
     const mj = JSON.parse(readFileSync(join(dir, "model.json"), "utf8"));
     const K = mj.semantic.codebookSize;
     const cent = Float32Array.from({ length: K * 39 }, (_, j) => Math.sin(j * 12.9898) * 3);
-    const { encodeNpy } = await import("../lib/npy.js");
+    const { encodeNpy } = await import("../lib/formats/npy.js");
     writeFileSync(join(tmp.dir, "cent.npy"), encodeNpy(cent, [K, 39]));
     const mfccRate = 50;
     const factor = mfccRate / mj.semantic.rate;

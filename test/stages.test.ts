@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 
 import { AudioLMError } from "../lib/errors.js";
-import { checkComponents, parseModelJson, stageCapacities } from "../lib/model-json.js";
+import { checkComponents, parseModelJson, stageCapacities } from "../lib/models/model-json.js";
 import {
   coarseLayout,
   coarseOrigin,
@@ -31,7 +31,7 @@ import {
   windowHistory,
   windowSizes,
   windowSpan,
-} from "../lib/stages.js";
+} from "../lib/models/stages.js";
 
 const K = 32;
 const C = 64;

@@ -3,8 +3,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeWav, encodeWav, readWav, writeWav } from "../lib/wav.js";
-import { resample } from "../lib/resample.js";
+import { decodeWav, encodeWav, readWav, writeWav } from "../lib/formats/wav.js";
+import { resample } from "../lib/formats/resample.js";
 import { AudioLMError } from "../lib/errors.js";
 import { errorOf } from "./helpers.js";
 

@@ -1,4 +1,4 @@
-// The BERT WordPiece tokenizer Bark reads text with (lib/wordpiece.ts): hand-derived ids over a
+// The BERT WordPiece tokenizer Bark reads text with (lib/models/wordpiece.ts): hand-derived ids over a
 // small cased vocabulary (test/fixtures/wordpiece/vocab.txt); ids made by Hugging Face's Rust
 // tokenizers (test/fixtures/make_wordpiece_reference.mjs) for 41 sentences over a synthetic
 // vocabulary, committed; and — when test/fixtures/make_wordpiece_fixtures.py has been run with
@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 import { AudioLMError } from "../lib/errors.js";
-import { WordPieceTokenizer, basicTokenize, normalizeBarkText } from "../lib/wordpiece.js";
+import { WordPieceTokenizer, basicTokenize, normalizeBarkText } from "../lib/models/wordpiece.js";
 
 const DIR = join(import.meta.dirname, "fixtures", "wordpiece");
 const tok = WordPieceTokenizer.fromFile(join(DIR, "vocab.txt"));

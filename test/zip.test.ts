@@ -5,9 +5,9 @@ import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, s
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import { flattenStateDict, loadTorchCheckpoint, loadTorchCheckpointSync, tensorToFloat32 } from "../lib/torch-checkpoint.js";
+import { flattenStateDict, loadTorchCheckpoint, loadTorchCheckpointSync, tensorToFloat32 } from "../lib/formats/torch-checkpoint.js";
 import { AudioLMError } from "../lib/errors.js";
-import { openZip, looksLikeZip } from "../lib/zip.js";
+import { openZip, looksLikeZip } from "../lib/formats/zip.js";
 import { errorOf } from "./helpers.js";
 
 const FIX = join(import.meta.dirname, "fixtures", "checkpoint");

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 
 import { Codec } from "../dist/index.js";
-import { readWav, writeWav } from "../dist/wav.js";
+import { readWav, writeWav } from "../dist/formats/wav.js";
 
 const [path, pairsPath] = process.argv.slice(2);
 const codec = await Codec.load(path);

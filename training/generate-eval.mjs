@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 
 import { AudioLM } from "../dist/index.js";
-import { writeWav } from "../dist/wav.js";
+import { writeWav } from "../dist/formats/wav.js";
 
 const [dir, jobsPath] = process.argv.slice(2);
 const jobs = JSON.parse(readFileSync(jobsPath, "utf8"));

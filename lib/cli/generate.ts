@@ -3,15 +3,15 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 
-import { AudioLM, type GenerateOptions } from "./audiolm.js";
-import { BarkModel, type BarkGenerateResult } from "./bark.js";
-import { AudioLMError } from "./errors.js";
-import { packageRoot } from "./native.js";
-import { npyToInt32, readNpy, writeNpy, writeNpz } from "./npy.js";
-import { createProgressBar } from "./progress.js";
-import { writeWav } from "./wav.js";
-import { HELP } from "./cli-help.js";
-import { UsageError, type Values, need, num, parse, rowPath } from "./cli-common.js";
+import { AudioLM, type GenerateOptions } from "../models/audiolm.js";
+import { BarkModel, type BarkGenerateResult } from "../models/bark.js";
+import { AudioLMError } from "../errors.js";
+import { packageRoot } from "../native/loader.js";
+import { npyToInt32, readNpy, writeNpy, writeNpz } from "../formats/npy.js";
+import { createProgressBar } from "../models/progress.js";
+import { writeWav } from "../formats/wav.js";
+import { HELP } from "./help.js";
+import { UsageError, type Values, need, num, parse, rowPath } from "./common.js";
 
 /** A stage's --temperature-/--top-k-/--top-p-/--guidance- options (only those given), or undefined for none. */
 function stageSampling(values: Values, stage: string): { temperature?: number; topK?: number; topP?: number; guidance?: number } | undefined {
@@ -149,7 +149,7 @@ export async function cmdGenerate(argv: string[]): Promise<void> {
   }
 }
 
-/** `audiolm generate` with a Bark model directory: text → speech (lib/bark.ts). */
+/** `audiolm generate` with a Bark model directory: text → speech (lib/models/bark.ts). */
 async function cmdGenerateBark(values: Values, help: string): Promise<void> {
   const modelDir = values.model as string;
   for (const o of ["seconds", "mode", "prompt", "semantic-prompt", "acoustic-prompt", "progress"]) {

@@ -4,20 +4,20 @@ import { readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
-import { Codec, type CodecSegment } from "./codec.js";
-import { convertAudiolmPytorch } from "./convert/audiolm-pytorch.js";
-import { convertBark } from "./convert/bark.js";
-import { convertEncodec } from "./convert/encodec.js";
-import { convertHubert } from "./convert/hubert.js";
-import { convertKmeans } from "./convert/kmeans.js";
-import { AudioLMError } from "./errors.js";
-import { native, packageRoot } from "./native.js";
-import { npyToInt32, readNpy, writeNpy } from "./npy.js";
-import { SemanticTokenizer } from "./semantic-tokenizer.js";
-import { readWav, writeWav } from "./wav.js";
-import { HELP } from "./cli-help.js";
-import { UsageError, need, num, parse } from "./cli-common.js";
-import { cmdGenerate } from "./cli-generate.js";
+import { Codec, type CodecSegment } from "../models/codec.js";
+import { convertAudiolmPytorch } from "../convert/audiolm-pytorch.js";
+import { convertBark } from "../convert/bark.js";
+import { convertEncodec } from "../convert/encodec.js";
+import { convertHubert } from "../convert/hubert.js";
+import { convertKmeans } from "../convert/kmeans.js";
+import { AudioLMError } from "../errors.js";
+import { native, packageRoot } from "../native/loader.js";
+import { npyToInt32, readNpy, writeNpy } from "../formats/npy.js";
+import { SemanticTokenizer } from "../models/semantic-tokenizer.js";
+import { readWav, writeWav } from "../formats/wav.js";
+import { HELP } from "./help.js";
+import { UsageError, need, num, parse } from "./common.js";
+import { cmdGenerate } from "./generate.js";
 
 async function cmdInfo(argv: string[]): Promise<void> {
   const { values } = parse(argv, { json: { type: "boolean" } }, HELP.info);

@@ -2,14 +2,14 @@
  * `audiolm convert kmeans`: k-means centroids for semantic tokens, from a joblib dump of a
  * fitted scikit-learn `KMeans` (its `cluster_centers_`, stored by joblib's array wrapper), from a
  * `.npy` of centroids [K, D], or from a component we wrote. Pickles are read by the restricted
- * reader (lib/pickle.ts): scikit-learn's classes stay inert records, never code.
+ * reader (lib/formats/pickle/index.ts): scikit-learn's classes stay inert records, never code.
  */
 import { readFile } from "node:fs/promises";
 
 import { AudioLMError } from "../errors.js";
-import { decodeNpy } from "../npy.js";
-import { PickleObject, TorchTensor, readPickle, tensorToFloat32 } from "../pickle.js";
-import { readSafetensors } from "../safetensors.js";
+import { decodeNpy } from "../formats/npy.js";
+import { PickleObject, TorchTensor, readPickle, tensorToFloat32 } from "../formats/pickle/index.js";
+import { readSafetensors } from "../formats/safetensors.js";
 import { writeComponent } from "./weights.js";
 
 /** Centroids [clusters, dim] as f32. */

@@ -1,8 +1,8 @@
 /** Reading source checkpoints and writing components: the pieces every converter shares. */
 import { AudioLMError } from "../errors.js";
-import { readSafetensors, writeSafetensors } from "../safetensors.js";
-import { PickleObject } from "../pickle.js";
-import { flattenStateDict, loadTorchCheckpoint, tensorToFloat32 } from "../torch-checkpoint.js";
+import { readSafetensors, writeSafetensors } from "../formats/safetensors.js";
+import { PickleObject } from "../formats/pickle/index.js";
+import { flattenStateDict, loadTorchCheckpoint, tensorToFloat32 } from "../formats/torch-checkpoint.js";
 
 /** A source tensor, already converted to f32. */
 export interface WeightTensor {

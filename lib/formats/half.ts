@@ -2,7 +2,7 @@
  * Half-precision (IEEE float16) and bfloat16 conversions, shared by the safetensors and pickle
  * readers. One implementation of each conversion lives here.
  */
-import { invalidArgument } from "./errors.js";
+import { invalidArgument } from "../errors.js";
 
 /** True when the host stores multi-byte numbers little-endian. */
 export const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

@@ -8,7 +8,7 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { crc32 as zlibCrc32 } from "node:zlib";
-import { AudioLMError, describe, invalidArgument } from "./errors.js";
+import { AudioLMError, describe, invalidArgument } from "../errors.js";
 import { openZip } from "./zip.js";
 
 /** Element types understood by the reader and writer. */

@@ -6,7 +6,7 @@
  * ratios with very many phases, use a finely sampled kernel table with linear interpolation.
  * The signal is treated as zero outside its support (like `scipy.signal.resample_poly`).
  */
-import { invalidArgument } from "./errors.js";
+import { invalidArgument } from "../errors.js";
 
 /** Zero crossings of the sinc on each side of the kernel centre (in units of the filter's cutoff). */
 const ZERO_CROSSINGS = 32;

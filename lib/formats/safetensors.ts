@@ -13,7 +13,7 @@
  * the tensor.
  */
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
-import { AudioLMError, describe, invalidArgument } from "./errors.js";
+import { AudioLMError, describe, invalidArgument } from "../errors.js";
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, HOST_LE, halfTable } from "./half.js";
 
 /** Every dtype of the safetensors format. */
@@ -117,7 +117,7 @@ function ioError(verb: string, path: string, err: unknown): AudioLMError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Half-precision conversions (lib/half.ts)
+// Half-precision conversions (lib/formats/half.ts)
 
 export { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./half.js";
 

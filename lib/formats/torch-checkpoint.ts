@@ -17,7 +17,7 @@
  * storages never used (optimizer state) are never read; a legacy checkpoint is read whole. Bytes
  * already in memory ({@link parseTorchCheckpoint}) are used in place: tensors keep views into them.
  */
-import { AudioLMError } from "./errors.js";
+import { AudioLMError } from "../errors.js";
 import {
   DTYPE_SIZE,
   PickleGlobal,
@@ -28,7 +28,7 @@ import {
   readPickleAt,
   type ReadPickleOptions,
   type TensorDType,
-} from "./pickle.js";
+} from "./pickle/index.js";
 import { looksLikeZip, openZip, openZipFile, readFileFully, readFileFullyAsync, readFileHead, type ZipArchive } from "./zip.js";
 
 export {
@@ -48,7 +48,7 @@ export {
   type ReadPickleOptions,
   type TensorDType,
   type TensorTypedArray,
-} from "./pickle.js";
+} from "./pickle/index.js";
 
 export interface TorchCheckpointOptions {
   /** Name used in error messages (defaults to the path, or "checkpoint"). */

@@ -3,7 +3,7 @@
  * {@link TorchTensor} (a strided view of a storage), the dtype tables, and conversion of a tensor's
  * elements to contiguous typed arrays.
  */
-import { AudioLMError } from "./errors.js";
+import { AudioLMError } from "../errors.js";
 import { HOST_LE, halfTable } from "./half.js";
 
 /** Element types of tensors this package reads. */

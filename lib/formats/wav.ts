@@ -10,7 +10,7 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import wavefile from "wavefile";
-import { AudioLMError, describe, invalidArgument } from "./errors.js";
+import { AudioLMError, describe, invalidArgument } from "../errors.js";
 import { resamplePlanar } from "./resample.js";
 
 /** Decoded audio: mono samples in [-1, 1] (floats may exceed it) and their rate. */

@@ -19,7 +19,7 @@
 import * as fs from "node:fs";
 import { constants as bufferConstants } from "node:buffer";
 import * as zlib from "node:zlib";
-import { AudioLMError } from "./errors.js";
+import { AudioLMError } from "../errors.js";
 
 /** One file of the archive, as described by the central directory (sizes already zip64-resolved). */
 export interface ZipEntry {

@@ -1,6 +1,6 @@
 /** Validation of waveforms handed to the models: one place for the rules and the messages. */
-import { invalidArgument } from "./errors.js";
-import { resamplePlanar } from "./resample.js";
+import { invalidArgument } from "../errors.js";
+import { resamplePlanar } from "../formats/resample.js";
 
 /**
  * Checks one waveform or a batch (non-empty Float32Arrays of finite samples; planar, a whole number

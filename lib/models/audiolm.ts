@@ -1,24 +1,24 @@
 /**
  * The AudioLM pipeline: semantic → coarse acoustic → fine acoustic tokens → codec decoder.
- * TypeScript plans each window (lib/stages.ts); the native sessions run every per-token loop.
+ * TypeScript plans each window (lib/models/stages.ts); the native sessions run every per-token loop.
  */
 import { randomInt } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 import { Codec, type CodecCodes } from "./codec.js";
-import { AudioLMError, invalidArgument } from "./errors.js";
+import { AudioLMError, invalidArgument } from "../errors.js";
 import { type ModelConfig, checkComponents, readModelJson } from "./model-json.js";
-import type { LoadOptions } from "./options.js";
+import type { LoadOptions } from "../native/options.js";
 import type { GenerationProgress } from "./progress.js";
 import { Pipeline, Run, type Stages } from "./pipeline.js";
 import { BarkModel, type BarkVoice } from "./bark.js";
 import { type LevelCodes, dedupeConsecutive, semanticTokensFor, sliceLevels } from "./stages.js";
 import { Transformer } from "./transformer.js";
-import { resample } from "./resample.js";
+import { resample } from "../formats/resample.js";
 import { SemanticTokenizer } from "./semantic-tokenizer.js";
 import type { SamplingOptions } from "./transformer-types.js";
-import { readWav } from "./wav.js";
+import { readWav } from "../formats/wav.js";
 
 export type { LevelCodes } from "./stages.js";
 export type { GenerationProgress } from "./progress.js";

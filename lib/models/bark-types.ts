@@ -1,4 +1,4 @@
-/** Types of the Bark generation API (lib/bark.ts). */
+/** Types of the Bark generation API (lib/models/bark.ts). */
 
 /** Bark's generation constants as written to bark.json. */
 export interface BarkConstants {

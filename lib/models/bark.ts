@@ -18,9 +18,9 @@ import { randomInt } from "node:crypto";
 import { join } from "node:path";
 
 import { Codec } from "./codec.js";
-import { AudioLMError, invalidArgument } from "./errors.js";
-import { type NpyArray, npyToInt32, readNpz } from "./npy.js";
-import { type LoadOptions } from "./options.js";
+import { AudioLMError, invalidArgument } from "../errors.js";
+import { type NpyArray, npyToInt32, readNpz } from "../formats/npy.js";
+import { type LoadOptions } from "../native/options.js";
 import { counterUniform, deriveSeed } from "./stages.js";
 import { Transformer } from "./transformer.js";
 import { WordPieceTokenizer, normalizeBarkText } from "./wordpiece.js";

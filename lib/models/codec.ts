@@ -8,10 +8,10 @@
  * normalises, and each is encoded alone; decoding scales every segment back and joins them by
  * overlap-add with triangular weights. The engine's native model runs one segment at a time.
  */
-import type { NativeCodec, NativeCodecConfig } from "./addon-types.js";
-import { AudioLMError, invalidArgument } from "./errors.js";
-import { native, rethrow } from "./native.js";
-import { type LoadOptions, resolveLoadOptions } from "./options.js";
+import type { NativeCodec, NativeCodecConfig } from "../native/addon-types.js";
+import { AudioLMError, invalidArgument } from "../errors.js";
+import { native, rethrow } from "../native/loader.js";
+import { type LoadOptions, resolveLoadOptions } from "../native/options.js";
 import { checkWaveforms, planarSpan } from "./audio-input.js";
 
 /** One segment of an item of a segmented codec: its code frames and the volume it was divided by. */

@@ -8,7 +8,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 
-import { AudioLMError, describe } from "./errors.js";
+import { AudioLMError, describe } from "../errors.js";
 import type { SamplingOptions, TransformerConfig } from "./transformer-types.js";
 
 /** The `format` string of the version of model.json this package reads. */

@@ -1,10 +1,10 @@
 /**
  * The stage runners behind {@link AudioLM}: the semantic stage, the coarse and fine acoustic windows
  * (causal or non-causal), and decoding ranges of output frames. Every row of a request runs in
- * lockstep. lib/audiolm.ts validates requests and drives these.
+ * lockstep. lib/models/audiolm.ts validates requests and drives these.
  */
 import type { Codec } from "./codec.js";
-import { AudioLMError } from "./errors.js";
+import { AudioLMError } from "../errors.js";
 import { type ModelConfig, stageCapacities } from "./model-json.js";
 import type { GenerationProgress } from "./progress.js";
 import {

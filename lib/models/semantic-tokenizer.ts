@@ -2,12 +2,12 @@
  * Semantic tokens: self-supervised speech features (HuBERT layer L, or MFCC + deltas) assigned to
  * their nearest k-means centroid, as AudioLM's semantic stage expects.
  */
-import type { NativeSemanticTokenizer } from "./addon-types.js";
-import { AudioLMError, invalidArgument } from "./errors.js";
-import { native, rethrow } from "./native.js";
-import { type LoadOptions, resolveLoadOptions } from "./options.js";
+import type { NativeSemanticTokenizer } from "../native/addon-types.js";
+import { AudioLMError, invalidArgument } from "../errors.js";
+import { native, rethrow } from "../native/loader.js";
+import { type LoadOptions, resolveLoadOptions } from "../native/options.js";
 import { checkWaveforms } from "./audio-input.js";
-import { readWav } from "./wav.js";
+import { readWav } from "../formats/wav.js";
 
 const asyncDispose: symbol = (Symbol as unknown as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("nodejs.asyncDispose");
 

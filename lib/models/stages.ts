@@ -12,7 +12,7 @@
  * a window starts with `min(known, window − hop)` items of history (the prompt, then earlier
  * output). A row's plan therefore depends only on its own prompt length, never on the batch.
  */
-import { AudioLMError } from "./errors.js";
+import { AudioLMError } from "../errors.js";
 import type { ModelConfig } from "./model-json.js";
 import type { RangeSchedule, SamplingOptions } from "./transformer-types.js";
 

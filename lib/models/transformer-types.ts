@@ -1,4 +1,4 @@
-/** Types of the transformer stage API (lib/transformer.ts). */
+/** Types of the transformer stage API (lib/models/transformer.ts). */
 
 /** Sampling of one row. temperature 0 means greedy (argmax). */
 export interface SamplingOptions {

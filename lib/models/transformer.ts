@@ -3,10 +3,10 @@
  * loop runs natively: a `generate` call samples a whole chunk of tokens without returning to
  * JavaScript, and the event loop stays free while it runs.
  */
-import type { NativeSession, NativeTransformer } from "./addon-types.js";
-import { AudioLMError, invalidArgument } from "./errors.js";
-import { native, rethrow } from "./native.js";
-import { type LoadOptions, resolveLoadOptions } from "./options.js";
+import type { NativeSession, NativeTransformer } from "../native/addon-types.js";
+import { AudioLMError, invalidArgument } from "../errors.js";
+import { native, rethrow } from "../native/loader.js";
+import { type LoadOptions, resolveLoadOptions } from "../native/options.js";
 import type { GenerateStepOptions, GenerateStepResult, SamplingOptions, TransformerConfig } from "./transformer-types.js";
 
 export type * from "./transformer-types.js";

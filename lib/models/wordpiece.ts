@@ -13,7 +13,7 @@
  */
 import { readFileSync } from "node:fs";
 
-import { AudioLMError, invalidArgument } from "./errors.js";
+import { AudioLMError, invalidArgument } from "../errors.js";
 
 export interface WordPieceOptions {
   /** The unknown token (default "[UNK]"). */

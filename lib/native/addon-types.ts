@@ -3,7 +3,7 @@
  * (native/addon/). Keep it in step with the addon's exports.
  */
 
-import type { TransformerConfig } from "./transformer-types.js";
+import type { TransformerConfig } from "../models/transformer-types.js";
 
 export interface NativeInfo {
   cudaCompiled: boolean;

@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import type { NativeAddon } from "./addon-types.js";
-import { AudioLMError } from "./errors.js";
+import { AudioLMError } from "../errors.js";
 
 let cached: NativeAddon | undefined;
 

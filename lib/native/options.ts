@@ -1,6 +1,6 @@
 /** Options shared by every model loader. */
-import { AudioLMError, invalidArgument } from "./errors.js";
-import { native } from "./native.js";
+import { AudioLMError, invalidArgument } from "../errors.js";
+import { native } from "./loader.js";
 
 /** Where a model runs. `auto` picks a GPU when one is usable, else the CPU. */
 export type Device = "auto" | "cpu" | "cuda" | `cuda:${number}`;

@@ -1,4 +1,4 @@
-// NativeCodec: the JS handle of a loaded codec (lib/codec.ts wraps it with validation).
+// NativeCodec: the JS handle of a loaded codec (lib/models/codec.ts wraps it with validation).
 #pragma once
 #include <napi.h>
 

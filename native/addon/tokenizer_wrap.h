@@ -1,4 +1,4 @@
-// NativeSemanticTokenizer: the JS handle of a loaded semantic tokenizer (lib/semantic-tokenizer.ts
+// NativeSemanticTokenizer: the JS handle of a loaded semantic tokenizer (lib/models/semantic-tokenizer.ts
 // wraps it with validation and resampling).
 #pragma once
 #include <napi.h>

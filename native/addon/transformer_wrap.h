@@ -1,5 +1,5 @@
 // NativeTransformer and NativeSession: JS handles of a loaded stage and of a KV-cached session
-// (lib/transformer.ts wraps them with validation).
+// (lib/models/transformer.ts wraps them with validation).
 #pragma once
 #include <napi.h>
 

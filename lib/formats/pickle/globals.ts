@@ -3,11 +3,11 @@
  * the few whose construction is built into data: builtins containers, copyreg helpers, torch tensor
  * rebuilders and numpy arrays, dtypes and scalars.
  */
-import { AudioLMError } from "./errors.js";
-import { bf16BitsToNumber, f16BitsToNumber } from "./half.js";
-import { NumpyDType, PendingNdArray, PickleGlobal, PickleObject } from "./pickle-values.js";
-import type { PickleVM } from "./pickle-vm.js";
-import { contiguousStrides, DTYPE_SIZE, makeTensor, TORCH_DTYPES, TensorStorage, TorchTensor } from "./torch-tensor.js";
+import { AudioLMError } from "../../errors.js";
+import { bf16BitsToNumber, f16BitsToNumber } from "../half.js";
+import { NumpyDType, PendingNdArray, PickleGlobal, PickleObject } from "./values.js";
+import type { PickleVM } from "./vm.js";
+import { contiguousStrides, DTYPE_SIZE, makeTensor, TORCH_DTYPES, TensorStorage, TorchTensor } from "../torch-tensor.js";
 
 const MAX_NESTING = 8;
 

@@ -22,13 +22,13 @@
  * Malformed input (truncation, unknown opcodes, stack underflow, bad memo indices, oversized
  * lengths) → `ERR_AUDIOLM_INVALID_CHECKPOINT` with the byte offset of the failing opcode.
  */
-import { AudioLMError } from "./errors.js";
-import type { ReadPickleOptions } from "./pickle-values.js";
-import { PickleVM } from "./pickle-vm.js";
+import { AudioLMError } from "../../errors.js";
+import type { ReadPickleOptions } from "./values.js";
+import { PickleVM } from "./vm.js";
 
-export { bf16BitsToNumber as bf16ToF32, f16BitsToNumber as f16ToF32 } from "./half.js";
-export { classifyGlobal } from "./pickle-globals.js";
-export { getPickleAttributes, NumpyDType, PickleGlobal, PickleObject, type ReadPickleOptions } from "./pickle-values.js";
+export { bf16BitsToNumber as bf16ToF32, f16BitsToNumber as f16ToF32 } from "../half.js";
+export { classifyGlobal } from "./globals.js";
+export { getPickleAttributes, NumpyDType, PickleGlobal, PickleObject, type ReadPickleOptions } from "./values.js";
 export {
   contiguousStrides,
   DTYPE_SIZE,
@@ -42,7 +42,7 @@ export {
   TorchTensor,
   type TensorDType,
   type TensorTypedArray,
-} from "./torch-tensor.js";
+} from "../torch-tensor.js";
 
 // ---------------------------------------------------------------------------------------------
 // Entry points

@@ -2,8 +2,8 @@
  * The byte cursor under the pickle VM: bounds-checked reads of opcode arguments and decoding of the
  * literal forms (text ints and floats, longs, quoted and raw-unicode-escaped strings).
  */
-import { AudioLMError } from "./errors.js";
-import type { ReadPickleOptions } from "./pickle-values.js";
+import { AudioLMError } from "../../errors.js";
+import type { ReadPickleOptions } from "./values.js";
 
 const MAX_NUMERIC_TEXT = 100_000;
 

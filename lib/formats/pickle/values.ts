@@ -2,8 +2,8 @@
  * The inert values the pickle reader builds for Python objects it does not interpret, the reader's
  * options, and the placeholder for numpy arrays awaiting their BUILD state.
  */
-import { HOST_LE } from "./half.js";
-import type { TensorDType } from "./torch-tensor.js";
+import { HOST_LE } from "../half.js";
+import type { TensorDType } from "../torch-tensor.js";
 
 /** A reference to a Python global (class or function) that is allowed but not interpreted. */
 export class PickleGlobal {

@@ -2,11 +2,11 @@
  * The pickle opcode interpreter (protocols 0–5). It only builds data: globals go through the policy
  * in ./pickle-globals.ts, and calls either run one of its interpreters or become inert records.
  */
-import { AudioLMError } from "./errors.js";
-import { applyDTypeState, classifyGlobal, HANDLERS, normalizeModule, readJoblibArray, resolveNdArrayState } from "./pickle-globals.js";
-import { PickleReader } from "./pickle-reader.js";
-import { NumpyDType, PendingNdArray, PickleGlobal, PickleObject, setPickleAttributes, type ReadPickleOptions } from "./pickle-values.js";
-import { TorchTensor } from "./torch-tensor.js";
+import { AudioLMError } from "../../errors.js";
+import { applyDTypeState, classifyGlobal, HANDLERS, normalizeModule, readJoblibArray, resolveNdArrayState } from "./globals.js";
+import { PickleReader } from "./reader.js";
+import { NumpyDType, PendingNdArray, PickleGlobal, PickleObject, setPickleAttributes, type ReadPickleOptions } from "./values.js";
+import { TorchTensor } from "../torch-tensor.js";
 
 export class PickleVM extends PickleReader {
   readonly stack: unknown[] = [];
