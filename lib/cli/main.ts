@@ -2,7 +2,6 @@
 /** The `audiolm` command line. Each command has --help; data-producing ones have --json. */
 import { readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 
 import { Codec, type CodecSegment } from "../models/codec.js";
 import { convertAudiolmPytorch } from "../convert/audiolm-pytorch.js";

@@ -9,7 +9,7 @@
  *   protocol and sys-info pickles, the object pickle, the storage-key pickle, then raw storages.
  *
  * Rejected: TorchScript archives and the pre-0.4 tar format (ERR_AUDIOLM_UNSUPPORTED), pickles that
- * reference code-running globals (ERR_AUDIOLM_UNSAFE_PICKLE, see ./pickle.ts), and anything
+ * reference code-running globals (ERR_AUDIOLM_UNSAFE_PICKLE, see ./pickle/index.ts), and anything
  * malformed (ERR_AUDIOLM_INVALID_CHECKPOINT).
  *
  * Files: a zip checkpoint is read on demand (its directory and data.pkl when loaded, each storage
@@ -250,7 +250,7 @@ function parseZipFile(path: string, options: TorchCheckpointOptions): unknown {
 
 /**
  * Reads and parses a checkpoint file. Resolves to the unpickled object tree: Maps for dicts,
- * {@link TorchTensor} for tensors, {@link PickleObject} for other objects (see ./pickle.ts).
+ * {@link TorchTensor} for tensors, {@link PickleObject} for other objects (see ./pickle/index.ts).
  */
 export async function loadTorchCheckpoint(path: string, options: TorchCheckpointOptions = {}): Promise<unknown> {
   if (typeof path !== "string" || path.length === 0) {

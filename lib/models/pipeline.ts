@@ -36,7 +36,7 @@ import {
 } from "./stages.js";
 import type { Transformer, TransformerSession } from "./transformer.js";
 import type { SamplingOptions } from "./transformer-types.js";
-import type { RunOptions } from "./audiolm.js";
+import type { RunOptions } from "./audiolm-types.js";
 
 /** Seconds of already-decoded audio given to the codec before each decoded piece. */
 const DECODE_CONTEXT_SECONDS = 1;

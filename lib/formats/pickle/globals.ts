@@ -6,7 +6,7 @@
 import { AudioLMError } from "../../errors.js";
 import { bf16BitsToNumber, f16BitsToNumber } from "../half.js";
 import { NumpyDType, PendingNdArray, PickleGlobal, PickleObject } from "./values.js";
-import type { PickleVM } from "./vm.js";
+import type { PickleMachine } from "./machine.js";
 import { contiguousStrides, DTYPE_SIZE, makeTensor, TORCH_DTYPES, TensorStorage, TorchTensor } from "../torch-tensor.js";
 
 const MAX_NESTING = 8;
@@ -56,7 +56,7 @@ const PY2_MODULES: Record<string, string> = {
   UserDict: "collections",
 };
 
-export type Handler = (vm: PickleVM, args: unknown[], kwargs?: Map<unknown, unknown>) => unknown;
+export type Handler = (vm: PickleMachine, args: unknown[], kwargs?: Map<unknown, unknown>) => unknown;
 
 /** Globals whose construction is interpreted (everything else that is allowed stays opaque). */
 export const HANDLERS = new Map<string, Handler>();
@@ -95,12 +95,12 @@ export function classifyGlobal(module: string, name: string): "interpreted" | "o
 // Interpreted globals
 // ---------------------------------------------------------------------------------------------
 
-function arg(vm: PickleVM, args: unknown[], i: number, what: string): unknown {
+function arg(vm: PickleMachine, args: unknown[], i: number, what: string): unknown {
   if (i >= args.length) vm.fail(`${what}: missing argument ${i}`);
   return args[i];
 }
 
-function iterableItems(vm: PickleVM, v: unknown, what: string): unknown[] {
+function iterableItems(vm: PickleMachine, v: unknown, what: string): unknown[] {
   let items: unknown[];
   if (Array.isArray(v)) items = v;
   else if (v instanceof Set) items = [...v];
@@ -112,7 +112,7 @@ function iterableItems(vm: PickleVM, v: unknown, what: string): unknown[] {
   return items;
 }
 
-function toDict(vm: PickleVM, args: unknown[], what: string): Map<unknown, unknown> {
+function toDict(vm: PickleMachine, args: unknown[], what: string): Map<unknown, unknown> {
   const m = new Map<unknown, unknown>();
   if (args.length === 0) return m;
   const src = args[0];
@@ -128,7 +128,7 @@ function toDict(vm: PickleVM, args: unknown[], what: string): Map<unknown, unkno
   return m;
 }
 
-function encodeText(vm: PickleVM, s: unknown, encoding: unknown, what: string): Buffer {
+function encodeText(vm: PickleMachine, s: unknown, encoding: unknown, what: string): Buffer {
   if (Buffer.isBuffer(s)) return Buffer.from(s);
   if (typeof s !== "string") return vm.fail(`${what}: expected a string`);
   const enc = typeof encoding === "string" ? encoding.toLowerCase().replace(/_/g, "-") : "utf-8";
@@ -142,7 +142,7 @@ function encodeText(vm: PickleVM, s: unknown, encoding: unknown, what: string): 
   return vm.fail(`${what}: unsupported encoding ${JSON.stringify(String(encoding))}`);
 }
 
-function bytesLike(vm: PickleVM, args: unknown[], what: string): Buffer {
+function bytesLike(vm: PickleMachine, args: unknown[], what: string): Buffer {
   if (args.length === 0) return Buffer.alloc(0);
   const a = args[0];
   if (typeof a === "string") return encodeText(vm, a, args[1], what);
@@ -179,12 +179,12 @@ HANDLERS.set("copyreg.__newobj_ex__", (vm, args) => vm.call(arg(vm, args, 0, "__
 
 // --- torch
 
-function asStorage(vm: PickleVM, v: unknown, what: string): TensorStorage {
+function asStorage(vm: PickleMachine, v: unknown, what: string): TensorStorage {
   if (!(v instanceof TensorStorage)) vm.fail(`${what}: first argument is not a tensor storage`);
   return v;
 }
 
-function rebuildTensor(vm: PickleVM, storage: unknown, offset: unknown, size: unknown, stride: unknown, requiresGrad: unknown, what: string): TorchTensor {
+function rebuildTensor(vm: PickleMachine, storage: unknown, offset: unknown, size: unknown, stride: unknown, requiresGrad: unknown, what: string): TorchTensor {
   const st = asStorage(vm, storage, what);
   try {
     return makeTensor(st, offset, size, stride, requiresGrad === true, "torch");
@@ -209,7 +209,7 @@ HANDLERS.set("torch._utils._rebuild_tensor_v3", (vm, a) => {
   const st = raw.dtype === dtype ? raw : new TensorStorage(raw.key, dtype, Math.floor(raw.byteLength / size), raw.location, () => raw.data);
   return rebuildTensor(vm, st, a[1], a[2], a[3], a[4], "_rebuild_tensor_v3");
 });
-function rebuildParameter(vm: PickleVM, a: unknown[], what: string): TorchTensor {
+function rebuildParameter(vm: PickleMachine, a: unknown[], what: string): TorchTensor {
   const data = arg(vm, a, 0, what);
   if (!(data instanceof TorchTensor)) vm.fail(`${what}: data is not a tensor`);
   const t = new TorchTensor(data.dtype, data.shape, data.strides, data.storageOffset, data.storage, a[1] === true, data.source);
@@ -235,7 +235,7 @@ HANDLERS.set("torch.storage._load_from_bytes", (vm, a) => {
 
 // --- numpy
 
-export function applyDTypeState(vm: PickleVM, dt: NumpyDType, state: unknown): void {
+export function applyDTypeState(vm: PickleMachine, dt: NumpyDType, state: unknown): void {
   if (!Array.isArray(state) || state.length < 8) {
     vm.fail("numpy.dtype state is not a tuple of 8 or 9 items");
   }
@@ -245,7 +245,7 @@ export function applyDTypeState(vm: PickleVM, dt: NumpyDType, state: unknown): v
   if (typeof state[5] === "number" && state[5] > 0) dt.stateItemSize = state[5];
 }
 
-function numpyDTypeArg(vm: PickleVM, v: unknown, what: string): NumpyDType {
+function numpyDTypeArg(vm: PickleMachine, v: unknown, what: string): NumpyDType {
   if (!(v instanceof NumpyDType)) vm.fail(`${what}: dtype is not a numpy.dtype`);
   return v;
 }
@@ -253,7 +253,7 @@ function numpyDTypeArg(vm: PickleVM, v: unknown, what: string): NumpyDType {
 let numpyCounter = 0;
 
 /** Builds a tensor over `raw` (copied + byte-swapped when big-endian); opaque for unsupported dtypes. */
-function numpyArray(vm: PickleVM, shapeV: unknown, dt: NumpyDType, fortran: boolean, raw: unknown, what: string): unknown {
+function numpyArray(vm: PickleMachine, shapeV: unknown, dt: NumpyDType, fortran: boolean, raw: unknown, what: string): unknown {
   if (!Array.isArray(shapeV)) vm.fail(`${what}: shape is not a tuple`);
   const shape = shapeV;
   const tdt = dt.tensorDType;
@@ -303,7 +303,7 @@ function numpyArray(vm: PickleVM, shapeV: unknown, dt: NumpyDType, fortran: bool
   }
 }
 
-export function resolveNdArrayState(vm: PickleVM, p: PendingNdArray, state: unknown): unknown {
+export function resolveNdArrayState(vm: PickleMachine, p: PendingNdArray, state: unknown): unknown {
   if (!Array.isArray(state)) vm.fail("numpy.ndarray state is not a tuple");
   // (version, shape, dtype, is_fortran, rawdata) or the old (shape, dtype, is_fortran, rawdata)
   const s = state.length === 5 ? state.slice(1) : state;
@@ -313,7 +313,7 @@ export function resolveNdArrayState(vm: PickleVM, p: PendingNdArray, state: unkn
   return numpyArray(vm, s[0], dt, s[2] === true || s[2] === 1, s[3], "numpy.ndarray");
 }
 
-function reconstruct(vm: PickleVM, args: unknown[]): unknown {
+function reconstruct(vm: PickleMachine, args: unknown[]): unknown {
   const sub = arg(vm, args, 0, "_reconstruct");
   if (sub instanceof PickleGlobal && sub.fullName === "numpy.ndarray") {
     vm.pendingUnresolved++;
@@ -322,12 +322,12 @@ function reconstruct(vm: PickleVM, args: unknown[]): unknown {
   return new PickleObject(sub instanceof PickleGlobal ? sub.fullName : "numpy.ndarray", args);
 }
 
-function frombuffer(vm: PickleVM, a: unknown[]): unknown {
+function frombuffer(vm: PickleMachine, a: unknown[]): unknown {
   const dt = numpyDTypeArg(vm, arg(vm, a, 1, "_frombuffer"), "_frombuffer");
   return numpyArray(vm, arg(vm, a, 2, "_frombuffer"), dt, a[3] === "F", arg(vm, a, 0, "_frombuffer"), "_frombuffer");
 }
 
-function scalar(vm: PickleVM, a: unknown[]): unknown {
+function scalar(vm: PickleMachine, a: unknown[]): unknown {
   const dt = numpyDTypeArg(vm, arg(vm, a, 0, "numpy scalar"), "numpy scalar");
   const raw = a[1];
   const b = Buffer.isBuffer(raw) ? raw : typeof raw === "string" ? encodeText(vm, raw, "latin1", "numpy scalar") : undefined;
@@ -370,7 +370,7 @@ HANDLERS.set("numpy.dtype", (vm, a) => {
 });
 
 /** joblib writes array bytes straight into the stream right after the wrapper's BUILD. */
-export function readJoblibArray(vm: PickleVM, w: PickleObject): unknown {
+export function readJoblibArray(vm: PickleMachine, w: PickleObject): unknown {
   const st = w.state;
   if (!(st instanceof Map)) vm.fail("joblib NumpyArrayWrapper state is not a dict");
   const dt = numpyDTypeArg(vm, st.get("dtype"), "joblib array");

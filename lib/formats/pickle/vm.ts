@@ -1,14 +1,15 @@
 /**
  * The pickle opcode interpreter (protocols 0–5). It only builds data: globals go through the policy
- * in ./pickle-globals.ts, and calls either run one of its interpreters or become inert records.
+ * in ./globals.ts, and calls either run one of its interpreters or become inert records.
  */
 import { AudioLMError } from "../../errors.js";
 import { applyDTypeState, classifyGlobal, HANDLERS, normalizeModule, readJoblibArray, resolveNdArrayState } from "./globals.js";
+import type { PickleMachine } from "./machine.js";
 import { PickleReader } from "./reader.js";
 import { NumpyDType, PendingNdArray, PickleGlobal, PickleObject, setPickleAttributes, type ReadPickleOptions } from "./values.js";
 import { TorchTensor } from "../torch-tensor.js";
 
-export class PickleVM extends PickleReader {
+export class PickleVM extends PickleReader implements PickleMachine {
   readonly stack: unknown[] = [];
   readonly marks: number[] = [];
   readonly memo = new Map<number, unknown>();
