@@ -24,8 +24,6 @@ export type { LevelCodes } from "./stages.js";
 export type { GenerationProgress } from "./progress.js";
 export type * from "./audiolm-types.js";
 
-const asyncDispose: symbol = (Symbol as unknown as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("nodejs.asyncDispose");
-
 /** Frames a stream holds back until later frames exist (a non-causal decoder looks ahead). */
 const STREAM_LOOKAHEAD_FRAMES = 4;
 
@@ -499,7 +497,7 @@ export class AudioLM {
     await Promise.all([this.#pipeline?.dispose(), tokenizer?.dispose(), bark?.dispose()]);
   }
 
-  async [asyncDispose](): Promise<void> {
+  async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
 }

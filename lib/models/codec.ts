@@ -10,8 +10,9 @@
  */
 import type { NativeCodec, NativeCodecConfig } from "../native/addon-types.js";
 import { AudioLMError, invalidArgument } from "../errors.js";
-import { native, rethrow } from "../native/loader.js";
-import { type LoadOptions, resolveLoadOptions } from "../native/options.js";
+import { native } from "../native/loader.js";
+import { NativeModel } from "../native/native-model.js";
+import type { LoadOptions } from "../native/options.js";
 import { checkWaveforms, planarSpan } from "./audio-input.js";
 
 /** One segment of an item of a segmented codec: its code frames and the volume it was divided by. */
@@ -48,27 +49,18 @@ export interface DecodeOptions {
   lengths?: number[];
 }
 
-const asyncDispose: symbol = (Symbol as unknown as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("nodejs.asyncDispose");
-
 /** A loaded codec. Heavy calls are asynchronous and run off the event loop. */
-export class Codec {
-  #native: NativeCodec | null;
+export class Codec extends NativeModel<NativeCodec> {
   readonly #config: NativeCodecConfig;
 
   private constructor(handle: NativeCodec) {
-    this.#native = handle;
+    super(handle, "Codec");
     this.#config = handle.config();
   }
 
   /** Loads a codec component (`.safetensors` made by `audiolm convert encodec`). */
   static async load(path: string, opts?: LoadOptions): Promise<Codec> {
-    if (typeof path !== "string" || path.length === 0) invalidArgument("Codec.load path", "a non-empty string", path);
-    resolveLoadOptions(opts, "Codec.load");
-    try {
-      return new Codec(await native().loadCodec(path));
-    } catch (err) {
-      rethrow(err);
-    }
+    return new Codec(await NativeModel.open("Codec", path, opts, (p) => native().loadCodec(p)));
   }
 
   /** Audio sample rate in Hz. */
@@ -123,23 +115,13 @@ export class Codec {
     return this.numQuantizers;
   }
 
-  #handle(): NativeCodec {
-    if (!this.#native) throw new AudioLMError("ERR_AUDIOLM_DISPOSED", "this Codec was disposed");
-    return this.#native;
-  }
-
   /** Encodes one waveform or a batch (Float32Array in [-1, 1], planar when multi-channel) to codes [B, Q, T]. */
   async encode(wav: Float32Array | Float32Array[], opts: EncodeOptions = {}): Promise<CodecCodes> {
-    const handle = this.#handle();
+    const handle = this.handle();
     const inputs = checkWaveforms(wav, opts.sampleRate, this.sampleRate, this.channels);
     const levels = this.#levels(opts);
     const plan = this.segmented ? inputs.map((x) => this.#cut(x)) : inputs.map((x) => [{ audio: x, scale: 1 }]);
-    let res: { codes: Int32Array[]; frames: number[] };
-    try {
-      res = await handle.encode(plan.flat().map((p) => p.audio), levels);
-    } catch (err) {
-      rethrow(err);
-    }
+    const res = await this.invoke(() => handle.encode(plan.flat().map((p) => p.audio), levels));
     // Each item's segments, end to end along the frame axis.
     const frames: number[] = [];
     const pieces: Int32Array[] = [];
@@ -200,7 +182,7 @@ export class Codec {
 
   /** Decodes codes [B, Q, T] to one waveform per item (frames·hop samples, or `lengths`). */
   async decode(codes: CodecCodes | { data: Int32Array; shape: number[]; frames?: number[]; segments?: CodecSegment[][] }, opts: DecodeOptions = {}): Promise<Float32Array[]> {
-    const handle = this.#handle();
+    const handle = this.handle();
     if (!codes || typeof codes !== "object" || !(codes.data instanceof Int32Array)) {
       invalidArgument("codes", "{ data: Int32Array, shape: [B, Q, T] }", codes);
     }
@@ -240,12 +222,7 @@ export class Codec {
     if (opts.lengths !== undefined && (!Array.isArray(opts.lengths) || opts.lengths.length !== B)) {
       invalidArgument("lengths", `an array of ${B} sample counts`, opts.lengths);
     }
-    let pieces: Float32Array[];
-    try {
-      pieces = await handle.decode(items, Q);
-    } catch (err) {
-      rethrow(err);
-    }
+    const pieces: Float32Array[] = await this.invoke(() => handle.decode(items, Q));
     let out: Float32Array[] = [];
     let k = 0;
     for (let b = 0; b < B; b++) {
@@ -319,22 +296,8 @@ export class Codec {
 
   /** The encoder's continuous output [dimension × frames] for one waveform (for tests and analysis). */
   async embed(wav: Float32Array): Promise<{ data: Float32Array; dimension: number; frames: number }> {
-    const handle = this.#handle();
+    const handle = this.handle();
     if (!(wav instanceof Float32Array) || wav.length === 0) invalidArgument("wav", "a non-empty Float32Array", wav);
-    try {
-      return await handle.embed([wav]);
-    } catch (err) {
-      rethrow(err);
-    }
-  }
-
-  /** Frees the native model. Idempotent; later calls throw ERR_AUDIOLM_DISPOSED. */
-  async dispose(): Promise<void> {
-    this.#native?.dispose();
-    this.#native = null;
-  }
-
-  async [asyncDispose](): Promise<void> {
-    await this.dispose();
+    return this.invoke(() => handle.embed([wav]));
   }
 }

@@ -3,13 +3,11 @@
  * their nearest k-means centroid, as AudioLM's semantic stage expects.
  */
 import type { NativeSemanticTokenizer } from "../native/addon-types.js";
-import { AudioLMError, invalidArgument } from "../errors.js";
-import { native, rethrow } from "../native/loader.js";
-import { type LoadOptions, resolveLoadOptions } from "../native/options.js";
+import { native } from "../native/loader.js";
+import { NativeModel } from "../native/native-model.js";
+import type { LoadOptions } from "../native/options.js";
 import { checkWaveforms } from "./audio-input.js";
 import { readWav } from "../formats/wav.js";
-
-const asyncDispose: symbol = (Symbol as unknown as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("nodejs.asyncDispose");
 
 export interface TokenizeOptions {
   /** Sample rate of the input when it is not the tokenizer's (it is resampled). */
@@ -17,24 +15,17 @@ export interface TokenizeOptions {
 }
 
 /** A loaded semantic tokenizer (`.safetensors` made by `audiolm convert hubert` or `convert kmeans --mfcc`). */
-export class SemanticTokenizer {
-  #native: NativeSemanticTokenizer | null;
+export class SemanticTokenizer extends NativeModel<NativeSemanticTokenizer> {
   readonly #config: ReturnType<NativeSemanticTokenizer["config"]>;
 
   private constructor(handle: NativeSemanticTokenizer) {
-    this.#native = handle;
+    super(handle, "SemanticTokenizer");
     this.#config = handle.config();
   }
 
   /** Loads a semantic-tokenizer component. */
   static async load(path: string, opts?: LoadOptions): Promise<SemanticTokenizer> {
-    if (typeof path !== "string" || path.length === 0) invalidArgument("SemanticTokenizer.load path", "a non-empty string", path);
-    resolveLoadOptions(opts, "SemanticTokenizer.load");
-    try {
-      return new SemanticTokenizer(await native().loadSemanticTokenizer(path));
-    } catch (err) {
-      rethrow(err);
-    }
+    return new SemanticTokenizer(await NativeModel.open("SemanticTokenizer", path, opts, (p) => native().loadSemanticTokenizer(p)));
   }
 
   /** `hubert` or `mfcc`. */
@@ -46,11 +37,6 @@ export class SemanticTokenizer {
   /** Number of k-means clusters (the semantic vocabulary). */
   get clusters(): number { return this.#config.clusters; }
 
-  #handle(): NativeSemanticTokenizer {
-    if (!this.#native) throw new AudioLMError("ERR_AUDIOLM_DISPOSED", "this SemanticTokenizer was disposed");
-    return this.#native;
-  }
-
   #inputs(wav: Float32Array | Float32Array[], opts: TokenizeOptions): Float32Array[] {
     return checkWaveforms(wav, opts.sampleRate, this.sampleRate);
   }
@@ -59,14 +45,9 @@ export class SemanticTokenizer {
   async tokenize(wav: Float32Array, opts?: TokenizeOptions): Promise<Int32Array>;
   async tokenize(wav: Float32Array[], opts?: TokenizeOptions): Promise<Int32Array[]>;
   async tokenize(wav: Float32Array | Float32Array[], opts: TokenizeOptions = {}): Promise<Int32Array | Int32Array[]> {
-    const handle = this.#handle();
+    const handle = this.handle();
     const inputs = this.#inputs(wav, opts);
-    let out: Int32Array[];
-    try {
-      out = await handle.tokenize(inputs);
-    } catch (err) {
-      rethrow(err);
-    }
+    const out: Int32Array[] = await this.invoke(() => handle.tokenize(inputs));
     return Array.isArray(wav) ? out : out[0];
   }
 
@@ -78,21 +59,7 @@ export class SemanticTokenizer {
 
   /** The features that are clustered ([frames × dim] per item): HuBERT layer L or MFCC. */
   async features(wav: Float32Array | Float32Array[], opts: TokenizeOptions = {}): Promise<Array<{ data: Float32Array; frames: number; dim: number }>> {
-    const handle = this.#handle();
-    try {
-      return await handle.features(this.#inputs(wav, opts));
-    } catch (err) {
-      rethrow(err);
-    }
-  }
-
-  /** Frees the native model. Idempotent. */
-  async dispose(): Promise<void> {
-    this.#native?.dispose();
-    this.#native = null;
-  }
-
-  async [asyncDispose](): Promise<void> {
-    await this.dispose();
+    const handle = this.handle();
+    return this.invoke(() => handle.features(this.#inputs(wav, opts)));
   }
 }

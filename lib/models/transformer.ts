@@ -4,14 +4,13 @@
  * JavaScript, and the event loop stays free while it runs.
  */
 import type { NativeSession, NativeTransformer } from "../native/addon-types.js";
-import { AudioLMError, invalidArgument } from "../errors.js";
-import { native, rethrow } from "../native/loader.js";
-import { type LoadOptions, resolveLoadOptions } from "../native/options.js";
+import { invalidArgument } from "../errors.js";
+import { native } from "../native/loader.js";
+import { NativeModel, NativeObject } from "../native/native-model.js";
+import type { LoadOptions } from "../native/options.js";
 import type { GenerateStepOptions, GenerateStepResult, SamplingOptions, TransformerConfig } from "./transformer-types.js";
 
 export type * from "./transformer-types.js";
-
-const asyncDispose: symbol = (Symbol as unknown as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("nodejs.asyncDispose");
 
 function checkRows<T extends Int32Array | Float32Array>(rows: unknown, kind: new (n: number) => T, name: string, emptyOk = false): T[] {
   if (!Array.isArray(rows) || rows.length === 0) invalidArgument(name, `a non-empty array of ${kind.name}`, rows);
@@ -22,31 +21,19 @@ function checkRows<T extends Int32Array | Float32Array>(rows: unknown, kind: new
   return rows as T[];
 }
 
-/** A loaded transformer stage. */
-export class Transformer {
-  #native: NativeTransformer | null;
+/** A loaded transformer stage. Disposing it frees the weights once sessions still running finish. */
+export class Transformer extends NativeModel<NativeTransformer> {
   /** The stage's config (`audiolm.config`). */
   readonly config: TransformerConfig;
 
   private constructor(handle: NativeTransformer) {
-    this.#native = handle;
+    super(handle, "Transformer");
     this.config = handle.config();
   }
 
   /** Loads a transformer component (`.safetensors` with a `transformer` config). */
   static async load(path: string, opts?: LoadOptions): Promise<Transformer> {
-    if (typeof path !== "string" || path.length === 0) invalidArgument("Transformer.load path", "a non-empty string", path);
-    resolveLoadOptions(opts, "Transformer.load");
-    try {
-      return new Transformer(await native().loadTransformer(path));
-    } catch (err) {
-      rethrow(err);
-    }
-  }
-
-  #handle(): NativeTransformer {
-    if (!this.#native) throw new AudioLMError("ERR_AUDIOLM_DISPOSED", "this Transformer was disposed");
-    return this.#native;
+    return new Transformer(await NativeModel.open("Transformer", path, opts, (p) => native().loadTransformer(p)));
   }
 
   /**
@@ -54,18 +41,14 @@ export class Transformer {
    * codebooks a row is [T × inputCodebooks] frame-major, -1 marking a codebook not given.
    */
   async logits(tokens: Int32Array[], opts: { context?: Float32Array[]; head?: number } = {}): Promise<Float32Array[]> {
-    const h = this.#handle();
+    const h = this.handle();
     checkRows(tokens, Int32Array, "tokens");
     const head = opts.head ?? 0;
     if (!Number.isInteger(head) || head < 0 || head >= this.config.outputHeads) {
       invalidArgument("head", `an integer from 0 to ${this.config.outputHeads - 1}`, head);
     }
     const context = this.#contexts(opts.context, tokens.length);
-    try {
-      return await h.logits(tokens, context, head);
-    } catch (err) {
-      rethrow(err);
-    }
+    return this.invoke(() => h.logits(tokens, context, head));
   }
 
   #contexts(context: Float32Array[] | undefined, rows: number): Float32Array[] | undefined {
@@ -80,25 +63,11 @@ export class Transformer {
 
   /** A KV-cached session of `batch` rows holding up to `capacity` positions each. */
   session(opts: { batch: number; capacity: number }): TransformerSession {
-    const h = this.#handle();
+    const h = this.handle();
     const { batch, capacity } = opts ?? ({} as { batch: number; capacity: number });
     if (!Number.isInteger(batch) || batch < 1) invalidArgument("session batch", "a positive integer", batch);
     if (!Number.isInteger(capacity) || capacity < 1) invalidArgument("session capacity", "a positive integer", capacity);
-    try {
-      return new TransformerSession(h.createSession(batch, capacity), this, batch, capacity);
-    } catch (err) {
-      rethrow(err);
-    }
-  }
-
-  /** Frees the weights (sessions still running keep them alive until they finish). Idempotent. */
-  async dispose(): Promise<void> {
-    this.#native?.dispose();
-    this.#native = null;
-  }
-
-  async [asyncDispose](): Promise<void> {
-    await this.dispose();
+    return this.invokeSync(() => new TransformerSession(h.createSession(batch, capacity), this, batch, capacity));
   }
 
   /** @internal context validation shared with sessions */
@@ -120,41 +89,31 @@ function samplingFor(s: SamplingOptions | undefined, name: string): { temperatur
 }
 
 /** A batch of rows with their own lengths, generating with a KV cache. */
-export class TransformerSession {
-  #native: NativeSession | null;
+export class TransformerSession extends NativeObject<NativeSession> {
   readonly #model: Transformer;
   readonly batch: number;
   readonly capacity: number;
 
   /** @internal use Transformer.session() */
   constructor(handle: NativeSession, model: Transformer, batch: number, capacity: number) {
-    this.#native = handle;
+    super(handle, "session");
     this.#model = model;
     this.batch = batch;
     this.capacity = capacity;
   }
 
-  #handle(): NativeSession {
-    if (!this.#native) throw new AudioLMError("ERR_AUDIOLM_DISPOSED", "this session was disposed");
-    return this.#native;
-  }
-
   /** Resets every row and runs its prompt (≥ 1 token, own length) in one pass. */
   async prefill(prompts: Int32Array[], opts: { context?: Float32Array[] } = {}): Promise<void> {
-    const h = this.#handle();
+    const h = this.handle();
     checkRows(prompts, Int32Array, "prompts");
     if (prompts.length !== this.batch) invalidArgument("prompts", `${this.batch} rows (the session's batch)`, prompts);
     const context = this.#model._contexts(opts.context, prompts.length);
-    try {
-      await h.prefill(prompts, context);
-    } catch (err) {
-      rethrow(err);
-    }
+    await this.invoke(() => h.prefill(prompts, context));
   }
 
   /** Samples up to `steps` tokens per live row natively; resumable chunk by chunk. */
   async generate(opts: GenerateStepOptions): Promise<GenerateStepResult> {
-    const h = this.#handle();
+    const h = this.handle();
     if (!opts || typeof opts !== "object") invalidArgument("generate options", "an object", opts);
     const { steps, seeds, ranges, eos } = opts;
     if (!Number.isInteger(steps) || steps < 0) invalidArgument("steps", "an integer ≥ 0", steps);
@@ -193,11 +152,7 @@ export class TransformerSession {
       req.guide = g;
       req.guideScale = sampling.map((s) => s.guidance);
     }
-    try {
-      return await h.generate(req);
-    } catch (err) {
-      rethrow(err);
-    }
+    return this.invoke(() => h.generate(req));
   }
 
   /**
@@ -206,42 +161,29 @@ export class TransformerSession {
    * only. Each row's tokens are [n × inputCodebooks] (-1: codebook not given).
    */
   async extend(tokens: Int32Array[]): Promise<void> {
-    const h = this.#handle();
+    const h = this.handle();
     checkRows(tokens, Int32Array, "tokens", true);
     if (tokens.length !== this.batch) invalidArgument("tokens", `${this.batch} rows (the session's batch)`, tokens);
-    try {
-      await h.extend(tokens);
-    } catch (err) {
-      rethrow(err);
-    }
+    await this.invoke(() => h.extend(tokens));
   }
 
   /** Per row: the logits [outputSize] of its next token (after the last prefill, extend or generate). */
   nextLogits(): Float32Array[] {
-    try {
-      return this.#handle().nextLogits();
-    } catch (err) {
-      rethrow(err);
-    }
+    return this.invokeSync(() => this.handle().nextLogits());
   }
 
   /** Row lengths (prompt + generated). */
   lengths(): number[] {
-    try {
-      return this.#handle().lengths();
-    } catch (err) {
-      rethrow(err);
-    }
+    return this.invokeSync(() => this.handle().lengths());
   }
 
   /** Stops an in-flight generate (it rejects with ERR_AUDIOLM_ABORTED); a new prefill resets. */
   abort(): void {
-    this.#native?.abort();
+    this.liveHandle?.abort();
   }
 
   /** Frees the KV cache (an in-flight call is aborted first). Idempotent. */
   dispose(): void {
-    this.#native?.dispose();
-    this.#native = null;
+    this.release();
   }
 }
