@@ -54,18 +54,10 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
-  Napi::Function codec = NativeCodec::Define(env);
-  data->codec_ctor = Napi::Persistent(codec);
-  exports.Set("NativeCodec", codec);
-  exports.Set("loadCodec", Napi::Function::New(env, NativeCodec::Load, "loadCodec"));
-  Napi::Function transformer = NativeTransformer::Define(env);
-  data->transformer_ctor = Napi::Persistent(transformer);
-  Napi::Function session = NativeSession::Define(env);
-  data->session_ctor = Napi::Persistent(session);
-  exports.Set("loadTransformer", Napi::Function::New(env, NativeTransformer::Load, "loadTransformer"));
-  Napi::Function tokenizer = NativeSemanticTokenizer::Define(env);
-  data->tokenizer_ctor = Napi::Persistent(tokenizer);
-  exports.Set("loadSemanticTokenizer", Napi::Function::New(env, NativeSemanticTokenizer::Load, "loadSemanticTokenizer"));
+  NativeCodec::Export(env, exports);
+  NativeTransformer::Export(env, exports);
+  NativeSemanticTokenizer::Export(env, exports);
+  data->session_ctor = Napi::Persistent(NativeSession::Define(env));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   return exports;

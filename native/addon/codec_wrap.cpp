@@ -106,40 +106,11 @@ int64_t get_levels(Napi::Env env, Napi::Value v) {
 
 }  // namespace
 
-Napi::Function NativeCodec::Define(Napi::Env env) {
-  return DefineClass(env, "NativeCodec",
-                     {InstanceMethod<&NativeCodec::Config>("config"), InstanceMethod<&NativeCodec::Encode>("encode"),
-                      InstanceMethod<&NativeCodec::Decode>("decode"), InstanceMethod<&NativeCodec::Embed>("embed"),
-                      InstanceMethod<&NativeCodec::Dispose>("dispose")});
-}
-
-Napi::Value NativeCodec::Load(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString())
-    throw make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT", "Expected a path string for loadCodec(path)");
-  auto* w = new ModelLoadWorker<alm::CodecModel>(env, info[0].As<Napi::String>().Utf8Value(), alm::CodecModel::load, &addon_data(env).codec_ctor);
-  auto p = w->promise();
-  w->Queue();
-  return p;
-}
-
-NativeCodec::NativeCodec(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCodec>(info) {
-  Napi::Env env = info.Env();
-  if (info.Length() != 1 || !info[0].IsExternal())
-    throw make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT", "NativeCodec cannot be constructed directly: use loadCodec(path)");
-  model_ = *info[0].As<Napi::External<ModelPtr>>().Data();
-  reported_bytes_ = int64_t(model_->weight_bytes());
-  Napi::MemoryManagement::AdjustExternalMemory(env, reported_bytes_);
-}
-
-NativeCodec::~NativeCodec() {
-  // The env may be shutting down; the weights are freed with the last shared_ptr either way.
-  if (model_ && reported_bytes_) Napi::MemoryManagement::AdjustExternalMemory(Env(), -reported_bytes_);
-}
-
-std::shared_ptr<alm::CodecModel> NativeCodec::model(Napi::Env env) const {
-  if (!model_) throw make_error(env, "ERR_AUDIOLM_DISPOSED", "this codec was disposed");
-  return model_;
+std::vector<Napi::ClassPropertyDescriptor<NativeCodec>> NativeCodec::Methods() {
+  return {InstanceMethod<&NativeCodec::Config>("config"),
+          InstanceMethod<&NativeCodec::Encode>("encode"),
+          InstanceMethod<&NativeCodec::Decode>("decode"),
+          InstanceMethod<&NativeCodec::Embed>("embed")};
 }
 
 Napi::Value NativeCodec::Config(const Napi::CallbackInfo& info) {
@@ -160,7 +131,7 @@ Napi::Value NativeCodec::Config(const Napi::CallbackInfo& info) {
   Napi::Array bws = Napi::Array::New(env, c.target_bandwidths.size());
   for (size_t i = 0; i < c.target_bandwidths.size(); ++i) bws.Set(uint32_t(i), c.target_bandwidths[i]);
   o.Set("targetBandwidths", bws);
-  o.Set("weightBytes", double(model_->weight_bytes()));
+  o.Set("weightBytes", double(model(env)->weight_bytes()));
   return o;
 }
 
@@ -202,15 +173,6 @@ Napi::Value NativeCodec::Embed(const Napi::CallbackInfo& info) {
   auto p = w->promise();
   w->Queue();
   return p;
-}
-
-Napi::Value NativeCodec::Dispose(const Napi::CallbackInfo& info) {
-  if (model_) {
-    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -reported_bytes_);
-    reported_bytes_ = 0;
-    model_.reset();  // in-flight workers hold their own reference and finish normally
-  }
-  return info.Env().Undefined();
 }
 
 }  // namespace alm_addon

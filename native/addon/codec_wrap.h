@@ -2,29 +2,27 @@
 #pragma once
 #include <napi.h>
 
-#include <memory>
+#include <vector>
 
+#include "model_wrap.h"
 #include "models/codec.h"
 
 namespace alm_addon {
 
-class NativeCodec : public Napi::ObjectWrap<NativeCodec> {
+class NativeCodec : public ModelWrap<NativeCodec, alm::CodecModel> {
  public:
-  static Napi::Function Define(Napi::Env env);
-  static Napi::Value Load(const Napi::CallbackInfo& info);  // loadCodec(path) -> Promise<NativeCodec>
-  explicit NativeCodec(const Napi::CallbackInfo& info);
-  ~NativeCodec() override;
+  static constexpr const char* kClass = "NativeCodec";
+  static constexpr const char* kLoader = "loadCodec";
+  static constexpr const char* kNoun = "codec";
+  static constexpr Napi::FunctionReference AddonData::*kCtor = &AddonData::codec_ctor;
+  static std::vector<Napi::ClassPropertyDescriptor<NativeCodec>> Methods();
+  explicit NativeCodec(const Napi::CallbackInfo& info) : ModelWrap(info) {}
 
  private:
-  std::shared_ptr<alm::CodecModel> model(Napi::Env env) const;
   Napi::Value Config(const Napi::CallbackInfo& info);
   Napi::Value Encode(const Napi::CallbackInfo& info);
   Napi::Value Decode(const Napi::CallbackInfo& info);
   Napi::Value Embed(const Napi::CallbackInfo& info);
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-
-  std::shared_ptr<alm::CodecModel> model_;
-  int64_t reported_bytes_ = 0;
 };
 
 }  // namespace alm_addon

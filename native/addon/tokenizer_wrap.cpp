@@ -59,42 +59,10 @@ class FeaturesWorker : public PromiseWorker {
 
 }  // namespace
 
-Napi::Function NativeSemanticTokenizer::Define(Napi::Env env) {
-  return DefineClass(env, "NativeSemanticTokenizer",
-                     {InstanceMethod<&NativeSemanticTokenizer::Config>("config"),
-                      InstanceMethod<&NativeSemanticTokenizer::Tokenize>("tokenize"),
-                      InstanceMethod<&NativeSemanticTokenizer::Features>("features"),
-                      InstanceMethod<&NativeSemanticTokenizer::Dispose>("dispose")});
-}
-
-Napi::Value NativeSemanticTokenizer::Load(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString())
-    throw make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT", "Expected a path string for loadSemanticTokenizer(path)");
-  auto* w = new ModelLoadWorker<alm::SemanticTokenizer>(env, info[0].As<Napi::String>().Utf8Value(), alm::SemanticTokenizer::load, &addon_data(env).tokenizer_ctor);
-  auto p = w->promise();
-  w->Queue();
-  return p;
-}
-
-NativeSemanticTokenizer::NativeSemanticTokenizer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeSemanticTokenizer>(info) {
-  Napi::Env env = info.Env();
-  if (info.Length() != 1 || !info[0].IsExternal())
-    throw make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT",
-                     "NativeSemanticTokenizer cannot be constructed directly: use loadSemanticTokenizer(path)");
-  model_ = *info[0].As<Napi::External<ModelPtr>>().Data();
-  reported_bytes_ = int64_t(model_->weight_bytes());
-  Napi::MemoryManagement::AdjustExternalMemory(env, reported_bytes_);
-}
-
-NativeSemanticTokenizer::~NativeSemanticTokenizer() {
-  // The env may be shutting down; the weights are freed with the last shared_ptr either way.
-  if (model_ && reported_bytes_) Napi::MemoryManagement::AdjustExternalMemory(Env(), -reported_bytes_);
-}
-
-std::shared_ptr<alm::SemanticTokenizer> NativeSemanticTokenizer::model(Napi::Env env) const {
-  if (!model_) throw make_error(env, "ERR_AUDIOLM_DISPOSED", "this semantic tokenizer was disposed");
-  return model_;
+std::vector<Napi::ClassPropertyDescriptor<NativeSemanticTokenizer>> NativeSemanticTokenizer::Methods() {
+  return {InstanceMethod<&NativeSemanticTokenizer::Config>("config"),
+          InstanceMethod<&NativeSemanticTokenizer::Tokenize>("tokenize"),
+          InstanceMethod<&NativeSemanticTokenizer::Features>("features")};
 }
 
 Napi::Value NativeSemanticTokenizer::Config(const Napi::CallbackInfo& info) {
@@ -109,7 +77,7 @@ Napi::Value NativeSemanticTokenizer::Config(const Napi::CallbackInfo& info) {
   o.Set("clusters", double(c.clusters));
   o.Set("layer", double(c.layer));
   o.Set("featureDim", double(c.feature_dim()));
-  o.Set("weightBytes", double(model_->weight_bytes()));
+  o.Set("weightBytes", double(model(env)->weight_bytes()));
   return o;
 }
 
@@ -129,15 +97,6 @@ Napi::Value NativeSemanticTokenizer::Features(const Napi::CallbackInfo& info) {
   auto p = w->promise();
   w->Queue();
   return p;
-}
-
-Napi::Value NativeSemanticTokenizer::Dispose(const Napi::CallbackInfo& info) {
-  if (model_) {
-    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -reported_bytes_);
-    reported_bytes_ = 0;
-    model_.reset();  // in-flight workers hold their own reference and finish normally
-  }
-  return info.Env().Undefined();
 }
 
 }  // namespace alm_addon

@@ -3,29 +3,26 @@
 #pragma once
 #include <napi.h>
 
-#include <memory>
+#include <vector>
 
+#include "model_wrap.h"
 #include "models/semantic_tokenizer.h"
 
 namespace alm_addon {
 
-class NativeSemanticTokenizer : public Napi::ObjectWrap<NativeSemanticTokenizer> {
+class NativeSemanticTokenizer : public ModelWrap<NativeSemanticTokenizer, alm::SemanticTokenizer> {
  public:
-  static Napi::Function Define(Napi::Env env);
-  // loadSemanticTokenizer(path) -> Promise<NativeSemanticTokenizer>
-  static Napi::Value Load(const Napi::CallbackInfo& info);
-  explicit NativeSemanticTokenizer(const Napi::CallbackInfo& info);
-  ~NativeSemanticTokenizer() override;
+  static constexpr const char* kClass = "NativeSemanticTokenizer";
+  static constexpr const char* kLoader = "loadSemanticTokenizer";
+  static constexpr const char* kNoun = "semantic tokenizer";
+  static constexpr Napi::FunctionReference AddonData::*kCtor = &AddonData::tokenizer_ctor;
+  static std::vector<Napi::ClassPropertyDescriptor<NativeSemanticTokenizer>> Methods();
+  explicit NativeSemanticTokenizer(const Napi::CallbackInfo& info) : ModelWrap(info) {}
 
  private:
-  std::shared_ptr<alm::SemanticTokenizer> model(Napi::Env env) const;
   Napi::Value Config(const Napi::CallbackInfo& info);
   Napi::Value Tokenize(const Napi::CallbackInfo& info);
   Napi::Value Features(const Napi::CallbackInfo& info);
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-
-  std::shared_ptr<alm::SemanticTokenizer> model_;
-  int64_t reported_bytes_ = 0;
 };
 
 }  // namespace alm_addon

@@ -135,38 +135,10 @@ class GenerateWorker : public SessionWorker {
 
 // ---- NativeTransformer ----
 
-Napi::Function NativeTransformer::Define(Napi::Env env) {
-  return DefineClass(env, "NativeTransformer",
-                     {InstanceMethod<&NativeTransformer::Config>("config"), InstanceMethod<&NativeTransformer::Logits>("logits"),
-                      InstanceMethod<&NativeTransformer::CreateSession>("createSession"),
-                      InstanceMethod<&NativeTransformer::Dispose>("dispose")});
-}
-
-Napi::Value NativeTransformer::Load(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) throw arg_error(env, "Expected a path string for loadTransformer(path)");
-  auto* w = new ModelLoadWorker<alm::TransformerModel>(env, info[0].As<Napi::String>().Utf8Value(), alm::TransformerModel::load, &addon_data(env).transformer_ctor);
-  auto p = w->promise();
-  w->Queue();
-  return p;
-}
-
-NativeTransformer::NativeTransformer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTransformer>(info) {
-  Napi::Env env = info.Env();
-  if (info.Length() != 1 || !info[0].IsExternal())
-    throw arg_error(env, "NativeTransformer cannot be constructed directly: use loadTransformer(path)");
-  model_ = *info[0].As<Napi::External<ModelPtr>>().Data();
-  reported_bytes_ = int64_t(model_->weight_bytes());
-  Napi::MemoryManagement::AdjustExternalMemory(env, reported_bytes_);
-}
-
-NativeTransformer::~NativeTransformer() {
-  if (model_ && reported_bytes_) Napi::MemoryManagement::AdjustExternalMemory(Env(), -reported_bytes_);
-}
-
-std::shared_ptr<alm::TransformerModel> NativeTransformer::model(Napi::Env env) const {
-  if (!model_) throw make_error(env, "ERR_AUDIOLM_DISPOSED", "this transformer was disposed");
-  return model_;
+std::vector<Napi::ClassPropertyDescriptor<NativeTransformer>> NativeTransformer::Methods() {
+  return {InstanceMethod<&NativeTransformer::Config>("config"),
+          InstanceMethod<&NativeTransformer::Logits>("logits"),
+          InstanceMethod<&NativeTransformer::CreateSession>("createSession")};
 }
 
 Napi::Value NativeTransformer::Config(const Napi::CallbackInfo& info) {
@@ -195,7 +167,7 @@ Napi::Value NativeTransformer::Config(const Napi::CallbackInfo& info) {
   o.Set("outputHeads", double(c.output_heads));
   o.Set("valueResidual", c.value_residual);
   o.Set("segmentBias", c.segment_bias);
-  o.Set("weightBytes", double(model_->weight_bytes()));
+  o.Set("weightBytes", double(model(env)->weight_bytes()));
   return o;
 }
 
@@ -226,43 +198,15 @@ Napi::Value NativeTransformer::CreateSession(const Napi::CallbackInfo& info) {
   return addon_data(env).session_ctor.New({ext});
 }
 
-Napi::Value NativeTransformer::Dispose(const Napi::CallbackInfo& info) {
-  if (model_) {
-    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -reported_bytes_);
-    reported_bytes_ = 0;
-    model_.reset();
-  }
-  return info.Env().Undefined();
-}
-
 // ---- NativeSession ----
 
-Napi::Function NativeSession::Define(Napi::Env env) {
-  return DefineClass(env, "NativeSession",
-                     {InstanceMethod<&NativeSession::Prefill>("prefill"), InstanceMethod<&NativeSession::Generate>("generate"),
-                      InstanceMethod<&NativeSession::Extend>("extend"), InstanceMethod<&NativeSession::NextLogits>("nextLogits"),
-                      InstanceMethod<&NativeSession::Lengths>("lengths"), InstanceMethod<&NativeSession::Abort>("abort"),
-                      InstanceMethod<&NativeSession::Dispose>("dispose")});
-}
-
-NativeSession::NativeSession(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeSession>(info) {
-  Napi::Env env = info.Env();
-  if (info.Length() != 1 || !info[0].IsExternal())
-    throw arg_error(env, "NativeSession cannot be constructed directly: use transformer.createSession()");
-  state_ = *info[0].As<Napi::External<std::shared_ptr<SessionState>>>().Data();
-  const alm::TransformerSession& s = *state_->session;
-  reported_bytes_ = 0;  // the KV cache size
-  reported_bytes_ = int64_t(s.batch()) * s.capacity() * 8;  // a lower bound is enough for GC pressure
-  Napi::MemoryManagement::AdjustExternalMemory(env, reported_bytes_);
-}
-
-NativeSession::~NativeSession() {
-  if (state_ && reported_bytes_) Napi::MemoryManagement::AdjustExternalMemory(Env(), -reported_bytes_);
-}
-
-std::shared_ptr<SessionState> NativeSession::state(Napi::Env env) const {
-  if (!state_) throw make_error(env, "ERR_AUDIOLM_DISPOSED", "this session was disposed");
-  return state_;
+std::vector<Napi::ClassPropertyDescriptor<NativeSession>> NativeSession::Methods() {
+  return {InstanceMethod<&NativeSession::Prefill>("prefill"),
+          InstanceMethod<&NativeSession::Generate>("generate"),
+          InstanceMethod<&NativeSession::Extend>("extend"),
+          InstanceMethod<&NativeSession::NextLogits>("nextLogits"),
+          InstanceMethod<&NativeSession::Lengths>("lengths"),
+          InstanceMethod<&NativeSession::Abort>("abort")};
 }
 
 static void claim(Napi::Env env, SessionState& st) {
@@ -283,7 +227,7 @@ static Napi::Value queue_task(Napi::Env env, const std::shared_ptr<SessionState>
 
 Napi::Value NativeSession::Prefill(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto st = state(env);
+  auto st = held(env);
   auto prompts = copy_int_arrays(env, info[0], "prompts");
   std::shared_ptr<std::vector<std::vector<float>>> ctx = copy_contexts(env, info[1]);
   return queue_task(env, st, [prompts = std::move(prompts), ctx](alm::TransformerSession& s) { s.prefill(prompts, ctx.get()); });
@@ -291,7 +235,7 @@ Napi::Value NativeSession::Prefill(const Napi::CallbackInfo& info) {
 
 Napi::Value NativeSession::Generate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto st = state(env);
+  auto st = held(env);
   if (!info[0].IsObject()) throw arg_error(env, "Expected a request object for generate");
   Napi::Object o = info[0].As<Napi::Object>();
   const size_t B = size_t(st->session->batch());
@@ -346,14 +290,14 @@ Napi::Value NativeSession::Generate(const Napi::CallbackInfo& info) {
 
 Napi::Value NativeSession::Extend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto st = state(env);
+  auto st = held(env);
   auto tokens = copy_int_arrays(env, info[0], "tokens");
   return queue_task(env, st, [tokens = std::move(tokens)](alm::TransformerSession& s) { s.extend(tokens); });
 }
 
 Napi::Value NativeSession::NextLogits(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto st = state(env);
+  auto st = held(env);
   if (st->busy.load()) throw make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT", "this session is busy with another call");
   const alm::TransformerSession& s = *st->session;
   const auto& all = s.last_logits();
@@ -363,7 +307,7 @@ Napi::Value NativeSession::NextLogits(const Napi::CallbackInfo& info) {
 
 Napi::Value NativeSession::Lengths(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto st = state(env);
+  auto st = held(env);
   if (st->busy.load()) throw make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT", "this session is busy with another call");
   const auto& len = st->session->lengths();
   Napi::Array arr = Napi::Array::New(env, len.size());
@@ -372,17 +316,7 @@ Napi::Value NativeSession::Lengths(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value NativeSession::Abort(const Napi::CallbackInfo& info) {
-  if (state_) state_->session->abort();
-  return info.Env().Undefined();
-}
-
-Napi::Value NativeSession::Dispose(const Napi::CallbackInfo& info) {
-  if (state_) {
-    state_->session->abort();  // an in-flight call stops early and then releases the cache
-    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -reported_bytes_);
-    reported_bytes_ = 0;
-    state_.reset();
-  }
+  if (SessionState* st = live()) st->session->abort();
   return info.Env().Undefined();
 }
 

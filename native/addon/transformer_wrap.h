@@ -5,27 +5,27 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "model_wrap.h"
 #include "models/transformer.h"
 
 namespace alm_addon {
 
-class NativeTransformer : public Napi::ObjectWrap<NativeTransformer> {
+class NativeTransformer : public ModelWrap<NativeTransformer, alm::TransformerModel> {
  public:
-  static Napi::Function Define(Napi::Env env);
-  static Napi::Value Load(const Napi::CallbackInfo& info);  // loadTransformer(path) -> Promise
-  explicit NativeTransformer(const Napi::CallbackInfo& info);
-  ~NativeTransformer() override;
+  static constexpr const char* kClass = "NativeTransformer";
+  static constexpr const char* kLoader = "loadTransformer";
+  static constexpr const char* kNoun = "transformer";
+  static constexpr Napi::FunctionReference AddonData::*kCtor = &AddonData::transformer_ctor;
+  static std::vector<Napi::ClassPropertyDescriptor<NativeTransformer>> Methods();
+  explicit NativeTransformer(const Napi::CallbackInfo& info) : ModelWrap(info) {}
 
  private:
-  std::shared_ptr<alm::TransformerModel> model(Napi::Env env) const;
   Napi::Value Config(const Napi::CallbackInfo& info);
   Napi::Value Logits(const Napi::CallbackInfo& info);
   Napi::Value CreateSession(const Napi::CallbackInfo& info);
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-
-  std::shared_ptr<alm::TransformerModel> model_;
-  int64_t reported_bytes_ = 0;
 };
 
 // What a NativeSession holds: the session plus a flag that keeps two calls from overlapping.
@@ -34,24 +34,25 @@ struct SessionState {
   std::atomic<bool> busy{false};
 };
 
-class NativeSession : public Napi::ObjectWrap<NativeSession> {
+class NativeSession : public HandleWrap<NativeSession, SessionState> {
  public:
-  static Napi::Function Define(Napi::Env env);
-  explicit NativeSession(const Napi::CallbackInfo& info);
-  ~NativeSession() override;
+  static constexpr const char* kClass = "NativeSession";
+  static constexpr const char* kNoun = "session";
+  static std::string MadeBy() { return "transformer.createSession()"; }
+  // A lower bound of the KV cache is enough for GC pressure.
+  static int64_t HeldBytes(const SessionState& st) { return st.session->batch() * st.session->capacity() * 8; }
+  // An in-flight call stops early and then releases the cache.
+  static void BeforeRelease(SessionState& st) { st.session->abort(); }
+  static std::vector<Napi::ClassPropertyDescriptor<NativeSession>> Methods();
+  explicit NativeSession(const Napi::CallbackInfo& info) : HandleWrap(info) {}
 
  private:
-  std::shared_ptr<SessionState> state(Napi::Env env) const;
   Napi::Value Prefill(const Napi::CallbackInfo& info);
   Napi::Value Generate(const Napi::CallbackInfo& info);
   Napi::Value Extend(const Napi::CallbackInfo& info);
   Napi::Value NextLogits(const Napi::CallbackInfo& info);
   Napi::Value Lengths(const Napi::CallbackInfo& info);
   Napi::Value Abort(const Napi::CallbackInfo& info);
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-
-  std::shared_ptr<SessionState> state_;
-  int64_t reported_bytes_ = 0;
 };
 
 }  // namespace alm_addon
