@@ -60,7 +60,7 @@ export class Codec extends NativeModel<NativeCodec> {
 
   /** Loads a codec component (`.safetensors` made by `audiolm convert encodec`). */
   static async load(path: string, opts?: LoadOptions): Promise<Codec> {
-    return new Codec(await NativeModel.open("Codec", path, opts, (p) => native().loadCodec(p)));
+    return new Codec(await NativeModel.open("Codec", path, opts, (p, device) => native().loadCodec(p, device)));
   }
 
   /** Audio sample rate in Hz. */

@@ -25,7 +25,7 @@ export class SemanticTokenizer extends NativeModel<NativeSemanticTokenizer> {
 
   /** Loads a semantic-tokenizer component. */
   static async load(path: string, opts?: LoadOptions): Promise<SemanticTokenizer> {
-    return new SemanticTokenizer(await NativeModel.open("SemanticTokenizer", path, opts, (p) => native().loadSemanticTokenizer(p)));
+    return new SemanticTokenizer(await NativeModel.open("SemanticTokenizer", path, opts, (p, device) => native().loadSemanticTokenizer(p, device)));
   }
 
   /** `hubert` or `mfcc`. */

@@ -57,6 +57,8 @@ export interface TransformerConfig {
   outputHeads: number;
   valueResidual: boolean;
   segmentBias: boolean;
+  /** The backend whose memory holds the weights and sessions (`cpu`, or `strict` in tests). */
+  backend: string;
   [key: string]: unknown;
 }
 

@@ -33,7 +33,7 @@ export class Transformer extends NativeModel<NativeTransformer> {
 
   /** Loads a transformer component (`.safetensors` with a `transformer` config). */
   static async load(path: string, opts?: LoadOptions): Promise<Transformer> {
-    return new Transformer(await NativeModel.open("Transformer", path, opts, (p) => native().loadTransformer(p)));
+    return new Transformer(await NativeModel.open("Transformer", path, opts, (p, device) => native().loadTransformer(p, device)));
   }
 
   /**

@@ -32,6 +32,8 @@ export interface NativeCodecConfig {
   segmentStride: number;
   targetBandwidths: number[];
   weightBytes: number;
+  /** The backend whose memory holds the weights (`cpu`, or `strict` in tests). */
+  backend: string;
 }
 
 export interface NativeCodec {
@@ -51,6 +53,8 @@ export interface NativeTransformerConfig extends TransformerConfig {
   norm: string;
   prenorm: boolean;
   weightBytes: number;
+  /** The backend whose memory holds the weights (`cpu`, or `strict` in tests). */
+  backend: string;
 }
 
 export interface NativeGenerateRequest {
@@ -101,6 +105,8 @@ export interface NativeSemanticTokenizerConfig {
   /** Width of the clustered features (HuBERT hidden size, or 39 for MFCC). */
   featureDim: number;
   weightBytes: number;
+  /** The backend whose memory holds the weights (`cpu`, or `strict` in tests). */
+  backend: string;
 }
 
 export interface NativeSemanticTokenizer {
@@ -113,9 +119,13 @@ export interface NativeSemanticTokenizer {
 }
 
 export interface NativeAddon {
-  loadTransformer(path: string): Promise<NativeTransformer>;
+  /**
+   * Loaders put the model in a backend's memory: "cpu" (the default; the strict test backend
+   * when AUDIOLM_STRICT_BACKEND=1) or "strict". An unknown name rejects with ERR_AUDIOLM_UNSUPPORTED.
+   */
+  loadTransformer(path: string, backend?: string): Promise<NativeTransformer>;
   info(): NativeInfo;
   setThreads(n: number): number;
-  loadCodec(path: string): Promise<NativeCodec>;
-  loadSemanticTokenizer(path: string): Promise<NativeSemanticTokenizer>;
+  loadCodec(path: string, backend?: string): Promise<NativeCodec>;
+  loadSemanticTokenizer(path: string, backend?: string): Promise<NativeSemanticTokenizer>;
 }

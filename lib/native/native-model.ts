@@ -63,12 +63,17 @@ export class NativeObject<H extends NativeHandle> {
 
 /** A loaded native model: `load` checks its arguments, `dispose()` and `await using` free it. */
 export class NativeModel<H extends NativeHandle> extends NativeObject<H> {
-  /** Checks a loader's path and options, then loads the handle with `load`. */
-  protected static async open<H>(what: string, path: unknown, opts: LoadOptions | undefined, load: (path: string) => Promise<H>): Promise<H> {
+  /** Checks a loader's path and options, then loads the handle with `load` on the resolved device. */
+  protected static async open<H>(
+    what: string,
+    path: unknown,
+    opts: LoadOptions | undefined,
+    load: (path: string, device: string) => Promise<H>,
+  ): Promise<H> {
     if (typeof path !== "string" || path.length === 0) invalidArgument(`${what}.load path`, "a non-empty string", path);
-    resolveLoadOptions(opts, `${what}.load`);
+    const { device } = resolveLoadOptions(opts, `${what}.load`);
     try {
-      return await load(path);
+      return await load(path, device);
     } catch (err) {
       rethrow(err);
     }

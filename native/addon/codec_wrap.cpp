@@ -132,6 +132,7 @@ Napi::Value NativeCodec::Config(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < c.target_bandwidths.size(); ++i) bws.Set(uint32_t(i), c.target_bandwidths[i]);
   o.Set("targetBandwidths", bws);
   o.Set("weightBytes", double(model(env)->weight_bytes()));
+  o.Set("backend", model(env)->backend().name());
   return o;
 }
 

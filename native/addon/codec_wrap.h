@@ -15,6 +15,9 @@ class NativeCodec : public ModelWrap<NativeCodec, alm::CodecModel> {
   static constexpr const char* kLoader = "loadCodec";
   static constexpr const char* kNoun = "codec";
   static constexpr Napi::FunctionReference AddonData::*kCtor = &AddonData::codec_ctor;
+  static std::shared_ptr<alm::CodecModel> LoadModel(const std::string& path, alm::Backend& be) {
+    return alm::CodecModel::load(path, be);
+  }
   static std::vector<Napi::ClassPropertyDescriptor<NativeCodec>> Methods();
   explicit NativeCodec(const Napi::CallbackInfo& info) : ModelWrap(info) {}
 

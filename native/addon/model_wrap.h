@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "addon_data.h"
+#include "core/backend.h"
 #include "worker.h"
 
 namespace alm_addon {
@@ -73,8 +74,8 @@ class HandleWrap : public Napi::ObjectWrap<Derived> {
   int64_t reported_bytes_ = 0;
 };
 
-// ModelWrap: a HandleWrap of a loaded model, with its loader. Derived adds kLoader ("loadCodec")
-// and kCtor, its constructor's slot in AddonData.
+// ModelWrap: a HandleWrap of a loaded model, with its loader. Derived adds kLoader ("loadCodec"),
+// kCtor (its constructor's slot in AddonData) and LoadModel(path, backend), which the pool runs.
 template <typename Derived, typename Model>
 class ModelWrap : public HandleWrap<Derived, Model> {
  public:
@@ -94,11 +95,28 @@ class ModelWrap : public HandleWrap<Derived, Model> {
   std::shared_ptr<Model> model(Napi::Env env) const { return this->held(env); }
 
  private:
+  // kLoader(path, backend = "cpu"): the backend is resolved here, so an unknown one rejects before
+  // anything is read.
   static Napi::Value Load(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsString())
       throw make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT", std::string("Expected a path string for ") + Derived::kLoader + "(path)");
-    auto* w = new ModelLoadWorker<Model>(env, info[0].As<Napi::String>().Utf8Value(), Model::load, &(addon_data(env).*Derived::kCtor));
+    std::string device = "cpu";
+    if (info.Length() > 1 && !info[1].IsUndefined()) {
+      if (!info[1].IsString())
+        throw make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT", std::string("Expected a backend name for ") + Derived::kLoader + "(path, backend)");
+      device = info[1].As<Napi::String>().Utf8Value();
+    }
+    alm::Backend* be = nullptr;
+    try {
+      be = &alm::backend_named(device);
+    } catch (const alm::Error& e) {
+      auto d = Napi::Promise::Deferred::New(env);
+      d.Reject(make_error(env, e.code(), e.what()).Value());
+      return d.Promise();
+    }
+    auto load = [be](const std::string& path) { return Derived::LoadModel(path, *be); };
+    auto* w = new ModelLoadWorker<Model>(env, info[0].As<Napi::String>().Utf8Value(), load, &(addon_data(env).*Derived::kCtor));
     auto p = w->promise();
     w->Queue();
     return p;

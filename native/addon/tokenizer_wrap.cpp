@@ -78,6 +78,7 @@ Napi::Value NativeSemanticTokenizer::Config(const Napi::CallbackInfo& info) {
   o.Set("layer", double(c.layer));
   o.Set("featureDim", double(c.feature_dim()));
   o.Set("weightBytes", double(model(env)->weight_bytes()));
+  o.Set("backend", model(env)->backend().name());
   return o;
 }
 

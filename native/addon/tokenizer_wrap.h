@@ -16,6 +16,9 @@ class NativeSemanticTokenizer : public ModelWrap<NativeSemanticTokenizer, alm::S
   static constexpr const char* kLoader = "loadSemanticTokenizer";
   static constexpr const char* kNoun = "semantic tokenizer";
   static constexpr Napi::FunctionReference AddonData::*kCtor = &AddonData::tokenizer_ctor;
+  static std::shared_ptr<alm::SemanticTokenizer> LoadModel(const std::string& path, alm::Backend& be) {
+    return alm::SemanticTokenizer::load(path, be);
+  }
   static std::vector<Napi::ClassPropertyDescriptor<NativeSemanticTokenizer>> Methods();
   explicit NativeSemanticTokenizer(const Napi::CallbackInfo& info) : ModelWrap(info) {}
 

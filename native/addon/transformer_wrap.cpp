@@ -167,6 +167,7 @@ Napi::Value NativeTransformer::Config(const Napi::CallbackInfo& info) {
   o.Set("outputHeads", double(c.output_heads));
   o.Set("valueResidual", c.value_residual);
   o.Set("segmentBias", c.segment_bias);
+  o.Set("backend", model(env)->backend().name());
   o.Set("weightBytes", double(model(env)->weight_bytes()));
   return o;
 }
@@ -299,7 +300,7 @@ Napi::Value NativeSession::NextLogits(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto st = held(env);
   if (st->busy.load()) throw make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT", "this session is busy with another call");
-  const alm::TransformerSession& s = *st->session;
+  alm::TransformerSession& s = *st->session;
   const auto& all = s.last_logits();
   const size_t V = all.size() / size_t(s.batch());
   return float_rows(env, size_t(s.batch()), [&](size_t r) { return std::pair(all.data() + r * V, V); });

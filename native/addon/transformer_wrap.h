@@ -19,6 +19,9 @@ class NativeTransformer : public ModelWrap<NativeTransformer, alm::TransformerMo
   static constexpr const char* kLoader = "loadTransformer";
   static constexpr const char* kNoun = "transformer";
   static constexpr Napi::FunctionReference AddonData::*kCtor = &AddonData::transformer_ctor;
+  static std::shared_ptr<alm::TransformerModel> LoadModel(const std::string& path, alm::Backend& be) {
+    return alm::TransformerModel::load(path, be);
+  }
   static std::vector<Napi::ClassPropertyDescriptor<NativeTransformer>> Methods();
   explicit NativeTransformer(const Napi::CallbackInfo& info) : ModelWrap(info) {}
 

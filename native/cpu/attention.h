@@ -14,13 +14,10 @@
 #pragma once
 #include <cstdint>
 
-namespace alm {
+#include "core/ops.h"
+#include "core/positions.h"
 
-struct AttentionShape {
-  int64_t heads, kv_heads, head_dim;
-  float scale;
-  bool causal;
-};
+namespace alm {
 
 // Positions in segments (audiolm-pytorch's coarse stage: semantic tokens, then acoustic ones): a
 // score between a query and a key of different segments takes the head's `cross` constant in
@@ -60,9 +57,5 @@ void rotary(float* x, int64_t T, int64_t nheads, int64_t head_dim, int64_t rot_d
 void rotary_ref(float* x, int64_t T, int64_t nheads, int64_t head_dim, int64_t rot_dim, const int64_t* positions,
                 float base);
 
-// T5's bucket of relative_position = key_pos - query_pos, bit for bit as the PyTorch (Hugging
-// Face) implementation: the log-spaced part is evaluated in float32 and truncated, so buckets
-// agree at the boundaries where float and double rounding differ.
-int64_t t5_relative_bucket(int64_t relative_position, bool bidirectional, int64_t num_buckets, int64_t max_distance);
 
 }  // namespace alm

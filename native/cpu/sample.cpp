@@ -18,12 +18,6 @@ namespace {
 constexpr double kWeightOne = 274877906944.0;  // 2^38: the top token's weight; 2^24 tokens sum below 2^62
 constexpr int64_t kMaxVocab = int64_t(1) << 24;  // ids are exact in float below this
 
-uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 // A candidate token. The id is stored as a float (exact below 2^24) so that candidates can live
 // in the caller's std::vector<float> scratch, two floats each.
 struct Cand {
@@ -131,15 +125,6 @@ void check_common(const char* name, const float* logits, int64_t V, const Sample
 }
 
 }  // namespace
-
-uint64_t rng_bits(uint64_t seed, uint64_t counter) {
-  const uint64_t key = mix64(seed ^ 0x6a09e667f3bcc909ULL);
-  return mix64(key + (counter + 1) * 0x9e3779b97f4a7c15ULL);
-}
-
-double rng_uniform(uint64_t seed, uint64_t counter) {
-  return double(rng_bits(seed, counter) >> 11) * (1.0 / 9007199254740992.0);
-}
 
 int32_t sample_token(const float* logits, int64_t V, const SampleParams& params, const TokenRange* range, double u,
                      std::vector<float>& scratch) {

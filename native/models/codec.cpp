@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "cpu/act.h"
 #include "core/error.h"
 #include "models/weight_norm.h"
 
@@ -19,7 +18,7 @@ PadMode parse_pad_mode(const std::string& s, const std::string& what) {
   fail(ErrorKind::InvalidModel, what, ": padMode must be reflect, zero or replicate, not '", s, "'");
 }
 
-CodecConv load_conv(const WeightsFile& f, const CodecConfig& cfg, const std::string& prefix, int64_t cin,
+CodecConv load_conv(Backend& be, const WeightsFile& f, const CodecConfig& cfg, const std::string& prefix, int64_t cin,
                     int64_t cout, int64_t kernel, int64_t stride, int64_t dilation, bool transposed) {
   CodecConv c;
   c.shape.in_channels = cin;
@@ -29,11 +28,11 @@ CodecConv load_conv(const WeightsFile& f, const CodecConfig& cfg, const std::str
   c.shape.dilation = dilation;
   c.transposed = transposed;
   Shape wshape = transposed ? Shape{cin, cout, kernel} : Shape{cout, cin, kernel};
-  c.weight = load_conv_weight(f, prefix + "conv.", wshape);
-  if (f.has(prefix + "conv.bias")) c.bias = f.f32(prefix + "conv.bias", {cout});
+  c.weight = be.weight(load_conv_weight(f, prefix + "conv.", wshape));
+  if (f.has(prefix + "conv.bias")) c.bias = be.weight(f.f32(prefix + "conv.bias", {cout}));
   if (cfg.norm == "time_group_norm") {
-    c.norm_weight = f.f32(prefix + "norm.weight", {cout});
-    c.norm_bias = f.f32(prefix + "norm.bias", {cout});
+    c.norm_weight = be.weight(f.f32(prefix + "norm.weight", {cout}));
+    c.norm_bias = be.weight(f.f32(prefix + "norm.bias", {cout}));
   }
   return c;
 }
@@ -45,49 +44,37 @@ int64_t extra_padding(int64_t len, int64_t kernel, int64_t stride, int64_t paddi
   return std::max<int64_t>(0, ideal - len);
 }
 
+using Signal = CodecModel::Signal;
+
+Signal signal(Backend& be, int64_t C, int64_t T) { return {be.alloc_f32(C * T), C, T}; }
+
 // Pads [C, T] by (left, right); reflect on inputs shorter than the padding first zero-extends
 // the input on the right, as the reference does, so that reflection is defined.
-Tensor pad(const Tensor& x, int64_t left, int64_t right, PadMode mode) {
-  int64_t C = x.dim(0), T = x.dim(1);
+Signal pad(Backend& be, const Signal& x, int64_t left, int64_t right, PadMode mode) {
+  const int64_t C = x.C, T = x.T;
   if (mode == PadMode::Reflect && T <= std::max(left, right)) {
-    int64_t extra = std::max(left, right) - T + 1;
-    Tensor ext = Tensor::zeros({C, T + extra});
-    for (int64_t c = 0; c < C; ++c) std::copy(x.data() + c * T, x.data() + (c + 1) * T, ext.data() + c * (T + extra));
-    Tensor padded = pad(ext, left, right, mode);
-    int64_t W = T + extra + left + right, keep = W - extra;
-    Tensor out = Tensor::empty({C, keep});
-    for (int64_t c = 0; c < C; ++c) std::copy(padded.data() + c * W, padded.data() + c * W + keep, out.data() + c * keep);
+    const int64_t extra = std::max(left, right) - T + 1;
+    Signal ext = signal(be, C, T + extra);
+    be.fill(ext.buf, 0.f, C * ext.T);
+    be.copy_rows(ext.buf, ext.T, x.buf, T, C, T);
+    Signal padded = pad(be, ext, left, right, mode);
+    const int64_t keep = padded.T - extra;
+    Signal out = signal(be, C, keep);
+    be.copy_rows(out.buf, keep, padded.buf, padded.T, C, keep);
     return out;
   }
-  Tensor out = Tensor::empty({C, T + left + right});
-  pad1d(x.data(), C, T, left, right, mode, out.data());
+  Signal out = signal(be, C, T + left + right);
+  be.pad(x.buf, C, T, left, right, mode, out.buf);
   return out;
 }
 
-// GroupNorm with one group over [C, T], eps 1e-5, per-channel affine.
-void group_norm1(Tensor& x, const Tensor& w, const Tensor& b) {
-  int64_t C = x.dim(0), T = x.dim(1), n = C * T;
-  double mean = 0, var = 0;
-  for (int64_t i = 0; i < n; ++i) mean += x.data()[i];
-  mean /= double(n);
-  for (int64_t i = 0; i < n; ++i) var += (x.data()[i] - mean) * (x.data()[i] - mean);
-  var /= double(n);
-  float inv = static_cast<float>(1.0 / std::sqrt(var + 1e-5));
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t t = 0; t < T; ++t) {
-      float& v = x.data()[c * T + t];
-      v = (v - float(mean)) * inv * w.data()[c] + b.data()[c];
-    }
-}
-
-Tensor apply_conv(const CodecConv& c, const CodecConfig& cfg, const Tensor& x) {
+Signal apply_conv(Backend& be, const CodecConv& c, const CodecConfig& cfg, const Signal& x) {
   const Conv1dShape& s = c.shape;
-  const float* bias = c.bias.defined() ? c.bias.data() : nullptr;
-  Tensor y;
+  Signal y;
   if (!c.transposed) {
     int64_t k_eff = (s.kernel - 1) * s.dilation + 1;
     int64_t padding_total = k_eff - s.stride;
-    int64_t extra = extra_padding(x.dim(1), k_eff, s.stride, padding_total);
+    int64_t extra = extra_padding(x.T, k_eff, s.stride, padding_total);
     int64_t left, right;
     if (cfg.causal) {
       left = padding_total;
@@ -96,14 +83,13 @@ Tensor apply_conv(const CodecConv& c, const CodecConfig& cfg, const Tensor& x) {
       right = padding_total / 2 + extra;
       left = padding_total - padding_total / 2;
     }
-    Tensor xp = pad(x, left, right, cfg.pad_mode);
-    int64_t tout = conv1d_out_len(s, xp.dim(1));
-    y = Tensor::empty({s.out_channels, tout});
-    conv1d(s, xp.data(), xp.dim(1), c.weight.data(), bias, y.data());
+    Signal xp = pad(be, x, left, right, cfg.pad_mode);
+    y = signal(be, s.out_channels, conv1d_out_len(s, xp.T));
+    be.conv1d(s, xp.buf, xp.T, c.weight, c.bias, y.buf);
   } else {
-    int64_t full_len = conv_transpose1d_out_len(s, x.dim(1));
-    Tensor full = Tensor::empty({s.out_channels, full_len});
-    conv_transpose1d(s, x.data(), x.dim(1), c.weight.data(), bias, full.data());
+    int64_t full_len = conv_transpose1d_out_len(s, x.T);
+    Signal full = signal(be, s.out_channels, full_len);
+    be.conv_transpose1d(s, x.buf, x.T, c.weight, c.bias, full.buf);
     int64_t padding_total = s.kernel - s.stride, left, right;
     if (cfg.causal) {
       right = static_cast<int64_t>(std::ceil(double(padding_total) * cfg.trim_right_ratio));
@@ -115,38 +101,32 @@ Tensor apply_conv(const CodecConv& c, const CodecConfig& cfg, const Tensor& x) {
     int64_t keep = full_len - left - right;
     ALM_CHECK_ARG(keep > 0, "codec input too short for the transposed convolution");
     // The reference normalises the whole transposed output, then trims it.
-    if (c.norm_weight.defined()) group_norm1(full, c.norm_weight, c.norm_bias);
-    y = Tensor::empty({s.out_channels, keep});
-    for (int64_t ch = 0; ch < s.out_channels; ++ch)
-      std::copy(full.data() + ch * full_len + left, full.data() + ch * full_len + left + keep, y.data() + ch * keep);
+    if (c.norm_weight.defined()) be.group_norm(full.buf, full.C, full.T, 1, c.norm_weight, c.norm_bias, 1e-5f, full.buf);
+    y = signal(be, s.out_channels, keep);
+    be.copy_rows(y.buf, keep, Span(full.buf).at(left), full_len, s.out_channels, keep);
   }
-  if (c.norm_weight.defined() && !c.transposed) group_norm1(y, c.norm_weight, c.norm_bias);
+  if (c.norm_weight.defined() && !c.transposed) be.group_norm(y.buf, y.C, y.T, 1, c.norm_weight, c.norm_bias, 1e-5f, y.buf);
   return y;
 }
 
-Tensor elu_copy(const Tensor& x, float alpha) {
-  Tensor y = Tensor::empty(x.shape());
-  std::copy(x.data(), x.data() + x.numel(), y.data());
-  elu(y.data(), y.numel(), alpha);
+Signal elu_copy(Backend& be, const Signal& x, float alpha) {
+  Signal y = signal(be, x.C, x.T);
+  be.copy(y.buf, x.buf, size_t(x.C * x.T) * 4);
+  be.activate(Activation::Elu, y.buf, x.C * x.T, alpha);
   return y;
 }
 
-void load_lstm(const WeightsFile& f, const std::string& prefix, int64_t dim, int64_t layers, CodecLayer& out) {
+void load_lstm(Backend& be, const WeightsFile& f, const std::string& prefix, int64_t dim, int64_t layers, CodecLayer& out) {
   for (int64_t l = 0; l < layers; ++l) {
     std::string s = std::to_string(l);
-    Tensor w_ih = f.f32(prefix + "lstm.weight_ih_l" + s, {4 * dim, dim});
-    Tensor w_hh = f.f32(prefix + "lstm.weight_hh_l" + s, {4 * dim, dim});
-    Tensor b_ih = f.f32(prefix + "lstm.bias_ih_l" + s, {4 * dim});
-    Tensor b_hh = f.f32(prefix + "lstm.bias_hh_l" + s, {4 * dim});
-    LstmLayerWeights w;
+    LstmLayer w;
     w.input_size = dim;
     w.hidden_size = dim;
-    w.w_ih = w_ih.data();
-    w.w_hh = w_hh.data();
-    w.b_ih = b_ih.data();
-    w.b_hh = b_hh.data();
+    w.w_ih = be.weight(f.f32(prefix + "lstm.weight_ih_l" + s, {4 * dim, dim}));
+    w.w_hh = be.weight(f.f32(prefix + "lstm.weight_hh_l" + s, {4 * dim, dim}));
+    w.b_ih = be.weight(f.f32(prefix + "lstm.bias_ih_l" + s, {4 * dim}));
+    w.b_hh = be.weight(f.f32(prefix + "lstm.bias_hh_l" + s, {4 * dim}));
     out.lstm.push_back(w);
-    for (auto* t : {&w_ih, &w_hh, &b_ih, &b_hh}) out.lstm_tensors.push_back(*t);
   }
 }
 
@@ -231,9 +211,10 @@ CodecConfig CodecConfig::from_json(const Json& j, const std::string& what) {
   return c;
 }
 
-std::shared_ptr<CodecModel> CodecModel::load(const std::string& path) {
+std::shared_ptr<CodecModel> CodecModel::load(const std::string& path, Backend& be) {
   auto file = WeightsFile::open(path);
   std::shared_ptr<CodecModel> m(new CodecModel());
+  m->be_ = &be;
   m->file_ = file;
   CodecConfig& cfg = m->cfg_;
   cfg = CodecConfig::from_json(file->config(), path);
@@ -241,24 +222,24 @@ std::shared_ptr<CodecModel> CodecModel::load(const std::string& path) {
   const int64_t nf = cfg.n_filters;
 
   auto res_block = [&](const std::string& prefix, int64_t dim, int64_t dilation) {
-    CodecLayer L{CodecLayer::Kind::ResBlock, {}, {}, {}, {}};
+    CodecLayer L{CodecLayer::Kind::ResBlock, {}, {}, {}};
     int64_t hidden = dim / cfg.compress;
     ALM_CHECK_MODEL(hidden >= 1, path, ": compress ", cfg.compress, " leaves no hidden channels");
-    L.res.conv1 = load_conv(f, cfg, prefix + "block.1.", dim, hidden, cfg.residual_kernel_size, 1, dilation, false);
-    L.res.conv2 = load_conv(f, cfg, prefix + "block.3.", hidden, dim, 1, 1, 1, false);
+    L.res.conv1 = load_conv(be, f, cfg, prefix + "block.1.", dim, hidden, cfg.residual_kernel_size, 1, dilation, false);
+    L.res.conv2 = load_conv(be, f, cfg, prefix + "block.3.", hidden, dim, 1, 1, 1, false);
     L.res.has_shortcut = !cfg.true_skip;
-    if (L.res.has_shortcut) L.res.shortcut = load_conv(f, cfg, prefix + "shortcut.", dim, dim, 1, 1, 1, false);
+    if (L.res.has_shortcut) L.res.shortcut = load_conv(be, f, cfg, prefix + "shortcut.", dim, dim, 1, 1, 1, false);
     return L;
   };
   auto conv_layer = [&](const std::string& prefix, int64_t cin, int64_t cout, int64_t k, int64_t stride, bool tr) {
-    CodecLayer L{CodecLayer::Kind::Conv, {}, {}, {}, {}};
-    L.conv = load_conv(f, cfg, prefix, cin, cout, k, stride, 1, tr);
+    CodecLayer L{CodecLayer::Kind::Conv, {}, {}, {}};
+    L.conv = load_conv(be, f, cfg, prefix, cin, cout, k, stride, 1, tr);
     return L;
   };
-  auto elu_layer = [] { return CodecLayer{CodecLayer::Kind::Elu, {}, {}, {}, {}}; };
+  auto elu_layer = [] { return CodecLayer{CodecLayer::Kind::Elu, {}, {}, {}}; };
   auto lstm_layer = [&](const std::string& prefix, int64_t dim) {
-    CodecLayer L{CodecLayer::Kind::Lstm, {}, {}, {}, {}};
-    load_lstm(f, prefix, dim, cfg.lstm_layers, L);
+    CodecLayer L{CodecLayer::Kind::Lstm, {}, {}, {}};
+    load_lstm(be, f, prefix, dim, cfg.lstm_layers, L);
     return L;
   };
 
@@ -300,49 +281,44 @@ std::shared_ptr<CodecModel> CodecModel::load(const std::string& path) {
   m->decoder_.push_back(conv_layer(dec(idx++), nf, cfg.channels, cfg.last_kernel_size, 1, false));
 
   // Quantizer codebooks.
-  m->rvq_.num_levels = cfg.num_quantizers;
   m->rvq_.codebook_size = cfg.codebook_size;
   m->rvq_.dim = cfg.codebook_dim;
-  for (int64_t q = 0; q < cfg.num_quantizers; ++q) {
-    Tensor e = f.f32("quantizer.layers." + std::to_string(q) + ".codebook.embed", {cfg.codebook_size, cfg.codebook_dim});
-    m->rvq_.embed.push_back(e.data());
-    m->codebooks_.push_back(e);
-  }
-  rvq_cache_norms(m->rvq_);
+  for (int64_t q = 0; q < cfg.num_quantizers; ++q)
+    m->rvq_.embed.push_back(
+        be.weight(f.f32("quantizer.layers." + std::to_string(q) + ".codebook.embed", {cfg.codebook_size, cfg.codebook_dim})));
+  be.rvq_norms(m->rvq_);
   for (auto& name : f.names()) m->weight_bytes_ += f.info(name).end - f.info(name).begin;
   return m;
 }
 
-Tensor CodecModel::run(const std::vector<CodecLayer>& layers, Tensor x) const {
+Signal CodecModel::run(const std::vector<CodecLayer>& layers, Signal x) const {
+  Backend& be = *be_;
   for (const CodecLayer& L : layers) {
     switch (L.kind) {
       case CodecLayer::Kind::Conv:
-        x = apply_conv(L.conv, cfg_, x);
+        x = apply_conv(be, L.conv, cfg_, x);
         break;
       case CodecLayer::Kind::Elu:
-        x = elu_copy(x, cfg_.elu_alpha);
+        x = elu_copy(be, x, cfg_.elu_alpha);
         break;
       case CodecLayer::Kind::ResBlock: {
-        Tensor h = elu_copy(x, cfg_.elu_alpha);
-        h = apply_conv(L.res.conv1, cfg_, h);
-        elu(h.data(), h.numel(), cfg_.elu_alpha);
-        h = apply_conv(L.res.conv2, cfg_, h);
-        Tensor skip = L.res.has_shortcut ? apply_conv(L.res.shortcut, cfg_, x) : x;
-        ALM_ASSERT(skip.numel() == h.numel());
-        for (int64_t i = 0; i < h.numel(); ++i) h.data()[i] += skip.data()[i];
+        Signal h = elu_copy(be, x, cfg_.elu_alpha);
+        h = apply_conv(be, L.res.conv1, cfg_, h);
+        be.activate(Activation::Elu, h.buf, h.C * h.T, cfg_.elu_alpha);
+        h = apply_conv(be, L.res.conv2, cfg_, h);
+        Signal skip = L.res.has_shortcut ? apply_conv(be, L.res.shortcut, cfg_, x) : x;
+        ALM_ASSERT(skip.C * skip.T == h.C * h.T);
+        be.axpby(h.buf, skip.buf, h.C * h.T, 1.f, 1.f);
         x = h;
         break;
       }
       case CodecLayer::Kind::Lstm: {
-        int64_t C = x.dim(0), T = x.dim(1);
-        Tensor seq = Tensor::empty({T, C});  // [T, B=1, C]
-        for (int64_t c = 0; c < C; ++c)
-          for (int64_t t = 0; t < T; ++t) seq.data()[t * C + c] = x.data()[c * T + t];
-        Tensor out = Tensor::empty({T, C});
-        lstm(L.lstm, seq.data(), T, 1, out.data());
-        Tensor y = Tensor::empty({C, T});
-        for (int64_t c = 0; c < C; ++c)
-          for (int64_t t = 0; t < T; ++t) y.data()[c * T + t] = out.data()[t * C + c] + seq.data()[t * C + c];
+        // [C, T] → [T, B=1, C] → LSTM → back, plus the skip.
+        Signal seq = signal(be, x.T, x.C), out = signal(be, x.T, x.C), y = signal(be, x.C, x.T);
+        be.transpose(x.buf, x.C, x.T, seq.buf);
+        be.lstm(L.lstm, seq.buf, x.T, 1, out.buf);
+        be.transpose(out.buf, x.T, x.C, y.buf);
+        be.axpby(y.buf, x.buf, x.C * x.T, 1.f, 1.f);
         x = y;
         break;
       }
@@ -356,26 +332,31 @@ int64_t CodecModel::frames_for(int64_t len) const {
   return (len + hop - 1) / hop;
 }
 
-Tensor CodecModel::embed(const float* wav, int64_t len) const {
+CodecModel::Signal CodecModel::encoder_output(const float* wav, int64_t len) const {
   ALM_CHECK_ARG(len >= 1, "cannot encode an empty waveform");
   int64_t n = len * cfg_.channels;
   for (int64_t i = 0; i < n; ++i)
     ALM_CHECK_ARG(std::isfinite(wav[i]), "waveform sample ", i, " is not finite (", wav[i], ")");
-  Tensor x = Tensor::empty({cfg_.channels, len});
-  std::copy(wav, wav + n, x.data());
+  Signal x{be_->upload_f32(wav, n), cfg_.channels, len};
   return run(encoder_, x);
+}
+
+Tensor CodecModel::embed(const float* wav, int64_t len) const {
+  Signal e = encoder_output(wav, len);
+  Tensor out = Tensor::empty({e.C, e.T});
+  be_->download(out.data(), e.buf, size_t(e.C * e.T) * 4);
+  return out;
 }
 
 std::vector<int32_t> CodecModel::encode(const float* wav, int64_t len, int64_t num_levels, int64_t* frames) const {
   ALM_CHECK_ARG(num_levels >= 1 && num_levels <= cfg_.num_quantizers, "number of quantizers must be in [1, ",
                 cfg_.num_quantizers, "] but is ", num_levels);
-  Tensor emb = embed(wav, len);
-  int64_t D = emb.dim(0), T = emb.dim(1);
-  Tensor rows = Tensor::empty({T, D});
-  for (int64_t d = 0; d < D; ++d)
-    for (int64_t t = 0; t < T; ++t) rows.data()[t * D + d] = emb.data()[d * T + t];
+  Signal emb = encoder_output(wav, len);
+  const int64_t D = emb.C, T = emb.T;
+  Buffer rows = be_->alloc_f32(T * D);
+  be_->transpose(emb.buf, D, T, rows);
   std::vector<int32_t> codes(static_cast<size_t>(num_levels * T));
-  rvq_encode(rvq_, num_levels, rows.data(), T, codes.data());
+  be_->rvq_encode(rvq_, num_levels, rows, T, codes.data());
   *frames = T;
   return codes;
 }
@@ -384,13 +365,15 @@ Tensor CodecModel::decode(const int32_t* codes, int64_t num_levels, int64_t fram
   ALM_CHECK_ARG(num_levels >= 1 && num_levels <= cfg_.num_quantizers, "number of quantizer levels must be in [1, ",
                 cfg_.num_quantizers, "] but is ", num_levels);
   ALM_CHECK_ARG(frames >= 1, "cannot decode zero frames");
-  int64_t D = cfg_.codebook_dim;
-  Tensor rows = Tensor::empty({frames, D});
-  rvq_decode(rvq_, num_levels, codes, frames, rows.data());
-  Tensor x = Tensor::empty({D, frames});
-  for (int64_t d = 0; d < D; ++d)
-    for (int64_t t = 0; t < frames; ++t) x.data()[d * frames + t] = rows.data()[t * D + d];
-  return run(decoder_, x);
+  const int64_t D = cfg_.codebook_dim;
+  Buffer rows = be_->alloc_f32(frames * D);
+  be_->rvq_decode(rvq_, num_levels, codes, frames, rows);
+  Signal x = signal(*be_, D, frames);
+  be_->transpose(rows, frames, D, x.buf);
+  Signal y = run(decoder_, x);
+  Tensor out = Tensor::empty({y.C, y.T});
+  be_->download(out.data(), y.buf, size_t(y.C * y.T) * 4);
+  return out;
 }
 
 }  // namespace alm

@@ -8,12 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "core/backend.h"
 #include "core/json.h"
 #include "core/safetensors.h"
 #include "core/tensor.h"
-#include "cpu/conv.h"
-#include "cpu/lstm.h"
-#include "cpu/rvq.h"
 
 namespace alm {
 
@@ -54,8 +52,8 @@ struct CodecConfig {
 struct CodecConv {
   Conv1dShape shape;
   bool transposed = false;
-  Tensor weight, bias;           // weight folded from weight norm when stored that way
-  Tensor norm_weight, norm_bias; // time_group_norm only
+  Weight weight, bias;           // weight folded from weight norm when stored that way
+  Weight norm_weight, norm_bias; // time_group_norm only
 };
 
 struct CodecResBlock {
@@ -68,36 +66,44 @@ struct CodecLayer {
   enum class Kind { Conv, ResBlock, Lstm, Elu } kind;
   CodecConv conv;
   CodecResBlock res;
-  std::vector<Tensor> lstm_tensors;          // keeps LSTM weights alive
-  std::vector<LstmLayerWeights> lstm;
+  std::vector<LstmLayer> lstm;
 };
 
 class CodecModel {
  public:
-  // Loads and validates a codec component (.safetensors with an `audiolm.config` of family encodec).
-  static std::shared_ptr<CodecModel> load(const std::string& path);
+  // Loads and validates a codec component (.safetensors with an `audiolm.config` of family
+  // encodec) into `backend`'s memory.
+  static std::shared_ptr<CodecModel> load(const std::string& path, Backend& backend = cpu_backend());
 
   const CodecConfig& config() const { return cfg_; }
   // Number of frames the encoder makes from `len` samples.
   int64_t frames_for(int64_t len) const;
-  // wav: [channels, len]. Returns the encoder output [dimension, frames].
+  // wav: [channels, len] on the host. Returns the encoder output [dimension, frames] (host).
   Tensor embed(const float* wav, int64_t len) const;
   // wav: [channels, len] -> codes [num_levels, frames] (row-major), frames written to *frames.
   std::vector<int32_t> encode(const float* wav, int64_t len, int64_t num_levels, int64_t* frames) const;
-  // codes: [num_levels, frames] -> waveform [channels, frames * hop_length].
+  // codes: [num_levels, frames] -> waveform [channels, frames * hop_length] (host).
   Tensor decode(const int32_t* codes, int64_t num_levels, int64_t frames) const;
   // Bytes of weights held (mapped or copied), for memory reporting.
   size_t weight_bytes() const { return weight_bytes_; }
+  Backend& backend() const { return *be_; }
+
+  // A [channels, time] signal in the backend's memory.
+  struct Signal {
+    Buffer buf;
+    int64_t C = 0, T = 0;
+  };
 
  private:
   CodecModel() = default;
-  Tensor run(const std::vector<CodecLayer>& layers, Tensor x) const;
+  Signal run(const std::vector<CodecLayer>& layers, Signal x) const;
+  Signal encoder_output(const float* wav, int64_t len) const;
 
   CodecConfig cfg_;
+  Backend* be_ = nullptr;
   std::shared_ptr<WeightsFile> file_;
   std::vector<CodecLayer> encoder_, decoder_;
-  std::vector<Tensor> codebooks_;
-  RvqCodebooks rvq_;
+  Codebooks rvq_;
   size_t weight_bytes_ = 0;
 };
 

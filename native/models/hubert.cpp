@@ -6,10 +6,6 @@
 
 #include "core/error.h"
 #include "core/threadpool.h"
-#include "cpu/act.h"
-#include "cpu/attention.h"
-#include "cpu/gemm.h"
-#include "cpu/norm.h"
 #include "models/weight_norm.h"
 
 namespace alm {
@@ -23,50 +19,17 @@ void check_range(int64_t v, int64_t lo, int64_t hi, const char* name, const std:
   if (v < lo || v > hi) fail(ErrorKind::InvalidModel, what, ": hubert.", name, " = ", v, " is out of range [", lo, ", ", hi, "]");
 }
 
-// y[cols, rows] = x[rows, cols]ᵀ.
-void transpose(const float* x, int64_t rows, int64_t cols, float* y) {
-  constexpr int64_t kTile = 32;
-  parallel_for((rows + kTile - 1) / kTile, 4, [&](int64_t b0, int64_t b1) {
-    for (int64_t r0 = b0 * kTile; r0 < std::min(rows, b1 * kTile); r0 += kTile)
-      for (int64_t c0 = 0; c0 < cols; c0 += kTile)
-        for (int64_t r = r0; r < std::min(rows, r0 + kTile); ++r)
-          for (int64_t c = c0; c < std::min(cols, c0 + kTile); ++c) y[c * rows + r] = x[r * cols + c];
-  });
-}
-
-Tensor transposed(const Tensor& x) {
-  Tensor y = Tensor::empty({x.dim(1), x.dim(0)});
-  transpose(x.data(), x.dim(0), x.dim(1), y.data());
-  return y;
-}
-
-// y[n, out] (+)= x[n, in] · wᵀ + b. With `accumulate`, y already holds a residual to add to, so
-// the residual connection costs no extra pass; the bias is laid into y before the GEMM for the
-// same reason.
-void linear(const HubertLinear& L, const float* x, int64_t n, float* y, bool accumulate) {
-  if (L.b.defined()) {
-    const float* b = L.b.data();
-    for (int64_t r = 0; r < n; ++r) {
-      float* yr = y + r * L.out;
-      if (accumulate) for (int64_t j = 0; j < L.out; ++j) yr[j] += b[j];
-      else std::memcpy(yr, b, sizeof(float) * size_t(L.out));
-    }
-    accumulate = true;
-  }
-  gemm(false, true, n, L.out, L.in, 1.f, x, L.in, L.w.data(), L.in, accumulate ? 1.f : 0.f, y, L.out);
-}
-
-HubertLinear load_linear(const WeightsFile& f, const std::string& name, int64_t out, int64_t in) {
-  HubertLinear L;
+Linear load_linear(Backend& be, const WeightsFile& f, const std::string& name, int64_t out, int64_t in) {
+  Linear L;
   L.out = out;
   L.in = in;
-  L.w = f.f32(name + ".weight", {out, in});
-  L.b = f.f32(name + ".bias", {out});
+  L.w = be.weight(f.f32(name + ".weight", {out, in}));
+  L.b = be.weight(f.f32(name + ".bias", {out}));
   return L;
 }
 
-HubertNorm load_norm(const WeightsFile& f, const std::string& name, int64_t dim) {
-  return HubertNorm{f.f32(name + ".weight", {dim}), f.f32(name + ".bias", {dim})};
+HubertNorm load_norm(Backend& be, const WeightsFile& f, const std::string& name, int64_t dim) {
+  return HubertNorm{be.weight(f.f32(name + ".weight", {dim})), be.weight(f.f32(name + ".bias", {dim}))};
 }
 
 }  // namespace
@@ -139,10 +102,12 @@ HubertConfig HubertConfig::from_json(const Json& j, const std::string& what) {
   return c;
 }
 
-std::unique_ptr<HubertModel> HubertModel::load(std::shared_ptr<WeightsFile> file, const HubertConfig& cfg, int64_t layers) {
+std::unique_ptr<HubertModel> HubertModel::load(std::shared_ptr<WeightsFile> file, const HubertConfig& cfg, int64_t layers,
+                                               Backend& be) {
   ALM_ASSERT(layers >= 0 && layers <= cfg.layers);
   std::unique_ptr<HubertModel> m(new HubertModel());
   m->cfg_ = cfg;
+  m->be_ = &be;
   m->file_ = file;
   const WeightsFile& f = *file;
   const int64_t D = cfg.hidden_size;
@@ -152,72 +117,90 @@ std::unique_ptr<HubertModel> HubertModel::load(std::shared_ptr<WeightsFile> file
     const std::string p = "feature_extractor.conv_layers." + std::to_string(i);
     Conv1dShape s{cin, cfg.conv_dim[i], cfg.conv_kernel[i], cfg.conv_stride[i], 1, 1};
     m->conv_shapes_.push_back(s);
-    m->conv_w_.push_back(f.f32(p + ".conv.weight", {s.out_channels, cin, s.kernel}));
-    m->conv_b_.push_back(cfg.conv_bias ? f.f32(p + ".conv.bias", {s.out_channels}) : Tensor());
-    if (cfg.feat_extract_norm == "layer" || i == 0) m->conv_norm_.push_back(load_norm(f, p + ".layer_norm", s.out_channels));
+    m->conv_w_.push_back(be.weight(f.f32(p + ".conv.weight", {s.out_channels, cin, s.kernel})));
+    m->conv_b_.push_back(cfg.conv_bias ? be.weight(f.f32(p + ".conv.bias", {s.out_channels})) : Weight());
+    if (cfg.feat_extract_norm == "layer" || i == 0) m->conv_norm_.push_back(load_norm(be, f, p + ".layer_norm", s.out_channels));
+    if (i == 0 && cfg.feat_extract_norm == "group") {
+      m->norm0_w_ = f.f32(p + ".layer_norm.weight", {s.out_channels});
+      m->norm0_b_ = f.f32(p + ".layer_norm.bias", {s.out_channels});
+    }
     cin = s.out_channels;
   }
-  if (cfg.feat_proj_layer_norm) m->proj_norm_ = load_norm(f, "feature_projection.layer_norm", cin);
-  m->proj_ = load_linear(f, "feature_projection.projection", D, cin);
+  if (cfg.feat_proj_layer_norm) m->proj_norm_ = load_norm(be, f, "feature_projection.layer_norm", cin);
+  m->proj_ = load_linear(be, f, "feature_projection.projection", D, cin);
 
   const int64_t G = cfg.pos_conv_groups, K = cfg.pos_conv_kernel;
   m->pos_shape_ = Conv1dShape{D, D, K, 1, 1, G};
-  m->pos_w_ = load_conv_weight(f, "encoder.pos_conv_embed.conv.", {D, D / G, K}, 2);
-  m->pos_b_ = f.f32("encoder.pos_conv_embed.conv.bias", {D});
-  m->enc_norm_ = load_norm(f, "encoder.layer_norm", D);
+  m->pos_w_ = be.weight(load_conv_weight(f, "encoder.pos_conv_embed.conv.", {D, D / G, K}, 2));
+  m->pos_b_ = be.weight(f.f32("encoder.pos_conv_embed.conv.bias", {D}));
+  m->enc_norm_ = load_norm(be, f, "encoder.layer_norm", D);
 
   for (int64_t l = 0; l < layers; ++l) {
     const std::string p = "encoder.layers." + std::to_string(l);
     HubertLayer L;
-    L.q = load_linear(f, p + ".attention.q_proj", D, D);
-    L.k = load_linear(f, p + ".attention.k_proj", D, D);
-    L.v = load_linear(f, p + ".attention.v_proj", D, D);
-    L.o = load_linear(f, p + ".attention.out_proj", D, D);
-    L.attn_norm = load_norm(f, p + ".layer_norm", D);
-    L.ff_in = load_linear(f, p + ".feed_forward.intermediate_dense", cfg.intermediate_size, D);
-    L.ff_out = load_linear(f, p + ".feed_forward.output_dense", D, cfg.intermediate_size);
-    L.final_norm = load_norm(f, p + ".final_layer_norm", D);
+    L.q = load_linear(be, f, p + ".attention.q_proj", D, D);
+    L.k = load_linear(be, f, p + ".attention.k_proj", D, D);
+    L.v = load_linear(be, f, p + ".attention.v_proj", D, D);
+    L.o = load_linear(be, f, p + ".attention.out_proj", D, D);
+    L.attn_norm = load_norm(be, f, p + ".layer_norm", D);
+    L.ff_in = load_linear(be, f, p + ".feed_forward.intermediate_dense", cfg.intermediate_size, D);
+    L.ff_out = load_linear(be, f, p + ".feed_forward.output_dense", D, cfg.intermediate_size);
+    L.final_norm = load_norm(be, f, p + ".final_layer_norm", D);
     m->layers_.push_back(std::move(L));
   }
   return m;
 }
 
-Tensor HubertModel::conv_stack(const float* wav, int64_t len, const ChannelStats* stats) const {
-  Tensor x = Tensor::view(const_cast<float*>(wav), {1, len}, nullptr);
+void HubertModel::project(const Linear& L, Span x, int64_t n, Span y) const {
+  be_->fill(y, 0.f, n * L.out);
+  be_->linear(x, n, L, y, true);
+}
+
+Buffer HubertModel::conv_stack(Span wav, int64_t len, const ChannelStats* stats, int64_t* frames) const {
+  Backend& be = *be_;
+  Buffer x;
+  Span in = wav;
+  int64_t T_in = len;
   for (size_t i = 0; i < conv_shapes_.size(); ++i) {
     const Conv1dShape& s = conv_shapes_[i];
-    const int64_t C = s.out_channels, T = conv1d_out_len(s, x.dim(1));
-    Tensor y = Tensor::empty({C, T});
-    conv1d(s, x.data(), x.dim(1), conv_w_[i].data(), conv_b_[i].defined() ? conv_b_[i].data() : nullptr, y.data());
+    const int64_t C = s.out_channels, T = conv1d_out_len(s, T_in);
+    Buffer y = be.alloc_f32(C * T);
+    be.conv1d(s, in, T_in, conv_w_[i], conv_b_[i], y);
     if (cfg_.feat_extract_norm == "group") {
       if (i == 0 && stats) {
-        const float* w = conv_norm_[0].w.data();
-        const float* b = conv_norm_[0].b.data();
-        parallel_for(C, 1, [&](int64_t c0, int64_t c1) {
-          for (int64_t c = c0; c < c1; ++c) {
-            const float m = stats->mean[size_t(c)], sc = stats->rstd[size_t(c)] * w[c], o = b[c];
-            float* yc = y.data() + c * T;
-            for (int64_t t = 0; t < T; ++t) yc[t] = (yc[t] - m) * sc + o;
-          }
-        });
+        std::vector<float> mul(static_cast<size_t>(C)), add(static_cast<size_t>(C));
+        for (int64_t c = 0; c < C; ++c) {
+          mul[size_t(c)] = stats->rstd[size_t(c)] * norm0_w_.data()[c];
+          add[size_t(c)] = norm0_b_.data()[c];
+        }
+        be.affine_rows(y, C, T, stats->mean, mul, add);
       } else if (i == 0) {
-        group_norm(y.data(), C, T, C, conv_norm_[0].w.data(), conv_norm_[0].b.data(), kConvNormEps, y.data());
+        be.group_norm(y, C, T, C, conv_norm_[0].w, conv_norm_[0].b, kConvNormEps, y);
       }
     } else {
       // LayerNorm over channels, per time step: rows of the transposed signal.
-      Tensor rows = transposed(y);
-      layer_norm(rows.data(), T, C, conv_norm_[i].w.data(), conv_norm_[i].b.data(), kConvNormEps, rows.data());
-      transpose(rows.data(), T, C, y.data());
+      Buffer rows = be.alloc_f32(T * C);
+      be.transpose(y, C, T, rows);
+      be.norm(NormKind::Layer, rows, T, C, conv_norm_[i].w, conv_norm_[i].b, kConvNormEps, rows);
+      be.transpose(rows, T, C, y);
     }
-    gelu(y.data(), y.numel());
+    be.activate(Activation::Gelu, y, C * T, 1.f);
     x = y;
+    in = Span(x);
+    T_in = T;
   }
-  return transposed(x);
+  const int64_t C = conv_shapes_.back().out_channels;
+  Buffer out = be.alloc_f32(T_in * C);
+  be.transpose(x, C, T_in, out);
+  *frames = T_in;
+  return out;
 }
 
 HubertModel::ChannelStats HubertModel::first_layer_stats(const float* wav, int64_t len, int64_t chunk_frames) const {
   // Chunks of the first layer's output, each from the samples it sees; per channel, the chunks'
-  // means and sums of squared deviations are merged (Chan et al.), all in double.
+  // means and sums of squared deviations are merged (Chan et al.), all in double on the host
+  // (each chunk comes back once: the statistics need all of the utterance before anything else).
+  Backend& be = *be_;
   const Conv1dShape& s = conv_shapes_[0];
   const int64_t C = s.out_channels, T = conv1d_out_len(s, len);
   std::vector<double> mean(size_t(C), 0.0), m2(size_t(C), 0.0);
@@ -225,8 +208,9 @@ HubertModel::ChannelStats HubertModel::first_layer_stats(const float* wav, int64
   for (int64_t t0 = 0; t0 < T; t0 += chunk_frames) {
     const int64_t n = std::min(chunk_frames, T - t0);
     const int64_t a = t0 * s.stride, span = (n - 1) * s.stride + s.kernel;
-    Tensor y = Tensor::empty({C, n});
-    conv1d(s, wav + a, span, conv_w_[0].data(), conv_b_[0].defined() ? conv_b_[0].data() : nullptr, y.data());
+    Buffer x = be.upload_f32(wav + a, span), yb = be.alloc_f32(C * n);
+    be.conv1d(s, x, span, conv_w_[0], conv_b_[0], yb);
+    const std::vector<float> y = be.download_f32(yb, C * n);
     parallel_for(C, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
         const float* yc = y.data() + c * n;
@@ -250,83 +234,106 @@ HubertModel::ChannelStats HubertModel::first_layer_stats(const float* wav, int64
   return st;
 }
 
-Tensor HubertModel::extract_features(const float* wav, int64_t len, int64_t block_frames) const {
+Buffer HubertModel::feature_buffer(const float* wav, int64_t len, int64_t block_frames) const {
+  Backend& be = *be_;
   const int64_t rf = cfg_.receptive_field();
   ALM_CHECK_ARG(len >= rf, "HuBERT needs at least ", rf, " samples (one frame) but the waveform has ", len);
   ALM_CHECK_ARG(block_frames >= 1, "feature block of ", block_frames, " frames");
   const int64_t F = cfg_.frames_for(len), hop = cfg_.hop();
-  if (F <= block_frames) return conv_stack(wav, len, nullptr);
+  int64_t frames = 0;
+  if (F <= block_frames) return conv_stack(be.upload_f32(wav, len), len, nullptr, &frames);
   ChannelStats stats;
   const bool group = cfg_.feat_extract_norm == "group";
   if (group) stats = first_layer_stats(wav, len, block_frames * hop / conv_shapes_[0].stride);
   const int64_t C = conv_shapes_.back().out_channels;
-  Tensor out = Tensor::empty({F, C});
+  Buffer out = be.alloc_f32(F * C);
   for (int64_t f0 = 0; f0 < F; f0 += block_frames) {
-    const int64_t n = std::min(block_frames, F - f0);
-    Tensor y = conv_stack(wav + f0 * hop, (n - 1) * hop + rf, group ? &stats : nullptr);
-    ALM_ASSERT(y.dim(0) == n && y.dim(1) == C);
-    std::copy(y.data(), y.data() + n * C, out.data() + f0 * C);
+    const int64_t n = std::min(block_frames, F - f0), span = (n - 1) * hop + rf;
+    Buffer y = conv_stack(be.upload_f32(wav + f0 * hop, span), span, group ? &stats : nullptr, &frames);
+    ALM_ASSERT(frames == n);
+    be.copy(Span(out).at(f0 * C), y, size_t(n * C) * 4);
   }
   return out;
 }
 
-void HubertModel::encoder_layer(const HubertLayer& L, Tensor& h) const {
-  const int64_t F = h.dim(0), D = cfg_.hidden_size, hd = D / cfg_.heads, I = cfg_.intermediate_size;
-  Tensor q = Tensor::empty({F, D}), k = Tensor::empty({F, D}), v = Tensor::empty({F, D}), att = Tensor::empty({F, D});
-  linear(L.q, h.data(), F, q.data(), false);
-  linear(L.k, h.data(), F, k.data(), false);
-  linear(L.v, h.data(), F, v.data(), false);
-  const AttentionShape shape{cfg_.heads, cfg_.heads, hd, 1.f / std::sqrt(float(hd)), false};
-  attention(shape, q.data(), F, 0, k.data(), v.data(), F, D, nullptr, 0, 0, att.data());
-  // h = LN(h + out_proj(att)): the residual sits in h, so out_proj accumulates into it.
-  linear(L.o, att.data(), F, h.data(), true);
-  layer_norm(h.data(), F, D, L.attn_norm.w.data(), L.attn_norm.b.data(), cfg_.layer_norm_eps, h.data());
-  Tensor u = Tensor::empty({F, I});
-  linear(L.ff_in, h.data(), F, u.data(), false);
-  gelu(u.data(), u.numel());
-  linear(L.ff_out, u.data(), F, h.data(), true);
-  layer_norm(h.data(), F, D, L.final_norm.w.data(), L.final_norm.b.data(), cfg_.layer_norm_eps, h.data());
+Tensor HubertModel::extract_features(const float* wav, int64_t len, int64_t block_frames) const {
+  Buffer b = feature_buffer(wav, len, block_frames);
+  const int64_t F = cfg_.frames_for(len), C = conv_shapes_.back().out_channels;
+  Tensor out = Tensor::empty({F, C});
+  be_->download(out.data(), b, size_t(F * C) * 4);
+  return out;
 }
 
-Tensor HubertModel::forward(const float* wav, int64_t len, int64_t layer, std::vector<Tensor>* all) const {
+void HubertModel::encoder_layer(const HubertLayer& L, Span h, int64_t F) const {
+  Backend& be = *be_;
+  const int64_t D = cfg_.hidden_size, hd = D / cfg_.heads, I = cfg_.intermediate_size;
+  Buffer q = be.alloc_f32(F * D), k = be.alloc_f32(F * D), v = be.alloc_f32(F * D), att = be.alloc_f32(F * D);
+  project(L.q, h, F, q);
+  project(L.k, h, F, k);
+  project(L.v, h, F, v);
+  const AttentionShape shape{cfg_.heads, cfg_.heads, hd, 1.f / std::sqrt(float(hd)), false};
+  be.attention(shape, q, {AttentionRow{0, F, 0, k, v, F, D, Span()}}, AttentionBias{}, att);
+  // h = LN(h + out_proj(att)): the residual sits in h, so out_proj accumulates into it.
+  be.linear(att, F, L.o, h, true);
+  be.norm(NormKind::Layer, h, F, D, L.attn_norm.w, L.attn_norm.b, cfg_.layer_norm_eps, h);
+  Buffer u = be.alloc_f32(F * I);
+  project(L.ff_in, h, F, u);
+  be.activate(Activation::Gelu, u, F * I, 1.f);
+  be.linear(u, F, L.ff_out, h, true);
+  be.norm(NormKind::Layer, h, F, D, L.final_norm.w, L.final_norm.b, cfg_.layer_norm_eps, h);
+}
+
+Buffer HubertModel::forward_buffer(const float* wav, int64_t len, int64_t layer, std::vector<Tensor>* all, int64_t* frames) const {
   ALM_CHECK_ARG(layer >= 0 && layer <= loaded_layers(), "HuBERT layer ", layer, " is not in [0, ", loaded_layers(), "]");
-  Tensor feat = extract_features(wav, len);
-  const int64_t F = feat.dim(0), C = feat.dim(1), D = cfg_.hidden_size;
-  if (proj_norm_.w.defined())
-    layer_norm(feat.data(), F, C, proj_norm_.w.data(), proj_norm_.b.data(), cfg_.layer_norm_eps, feat.data());
-  Tensor h = Tensor::empty({F, D});
-  linear(proj_, feat.data(), F, h.data(), false);
-  feat = Tensor();
+  Backend& be = *be_;
+  Buffer feat = feature_buffer(wav, len, kFeatureBlockFrames);
+  const int64_t F = cfg_.frames_for(len), C = conv_shapes_.back().out_channels, D = cfg_.hidden_size;
+  if (proj_norm_.w.defined()) be.norm(NormKind::Layer, feat, F, C, proj_norm_.w, proj_norm_.b, cfg_.layer_norm_eps, feat);
+  Buffer h = be.alloc_f32(F * D);
+  project(proj_, feat, F, h);
+  feat.reset();
 
   // Positional convolution over [D, F] zero-padded by K/2 on both sides; with an even kernel it
   // makes F + 1 frames and the last is dropped (HF's HubertSamePadLayer).
   const int64_t K = pos_shape_.kernel, pad = K / 2, padded = F + 2 * pad;
-  Tensor ht = transposed(h), hp = Tensor::empty({D, padded});
-  pad1d(ht.data(), D, F, pad, pad, PadMode::Zero, hp.data());
-  ht = Tensor();
+  Buffer ht = be.alloc_f32(D * F), hp = be.alloc_f32(D * padded);
+  be.transpose(h, F, D, ht);
+  be.pad(ht, D, F, pad, pad, PadMode::Zero, hp);
+  ht.reset();
   const int64_t out_len = conv1d_out_len(pos_shape_, padded);
-  Tensor pos = Tensor::empty({D, out_len});
-  conv1d(pos_shape_, hp.data(), padded, pos_w_.data(), pos_b_.data(), pos.data());
-  hp = Tensor();
-  gelu(pos.data(), pos.numel());
-  pos = transposed(pos);  // [out_len, D]: rows 0..F-1 are the frames kept
-  for (int64_t i = 0; i < F * D; ++i) h.data()[i] += pos.data()[i];
-  pos = Tensor();
-  layer_norm(h.data(), F, D, enc_norm_.w.data(), enc_norm_.b.data(), cfg_.layer_norm_eps, h.data());
+  Buffer pos = be.alloc_f32(D * out_len);
+  be.conv1d(pos_shape_, hp, padded, pos_w_, pos_b_, pos);
+  hp.reset();
+  be.activate(Activation::Gelu, pos, D * out_len, 1.f);
+  Buffer pos_rows = be.alloc_f32(out_len * D);  // [out_len, D]: rows 0..F-1 are the frames kept
+  be.transpose(pos, D, out_len, pos_rows);
+  pos.reset();
+  be.axpby(h, pos_rows, F * D, 1.f, 1.f);
+  pos_rows.reset();
+  be.norm(NormKind::Layer, h, F, D, enc_norm_.w, enc_norm_.b, cfg_.layer_norm_eps, h);
 
   auto keep = [&] {
     if (!all) return;
-    Tensor c = Tensor::empty(h.shape());
-    std::copy(h.data(), h.data() + h.numel(), c.data());
+    Tensor c = Tensor::empty({F, D});
+    be.download(c.data(), h, size_t(F * D) * 4);
     all->push_back(c);
   };
   if (all) all->clear();
   keep();
   for (int64_t l = 0; l < layer; ++l) {
-    encoder_layer(layers_[size_t(l)], h);
+    encoder_layer(layers_[size_t(l)], h, F);
     keep();
   }
+  *frames = F;
   return h;
+}
+
+Tensor HubertModel::forward(const float* wav, int64_t len, int64_t layer, std::vector<Tensor>* all) const {
+  int64_t F = 0;
+  Buffer h = forward_buffer(wav, len, layer, all, &F);
+  Tensor out = Tensor::empty({F, cfg_.hidden_size});
+  be_->download(out.data(), h, size_t(F * cfg_.hidden_size) * 4);
+  return out;
 }
 
 }  // namespace alm

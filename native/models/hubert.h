@@ -18,10 +18,10 @@
 #include <string>
 #include <vector>
 
+#include "core/backend.h"
 #include "core/json.h"
 #include "core/safetensors.h"
 #include "core/tensor.h"
-#include "cpu/conv.h"
 
 namespace alm {
 
@@ -50,17 +50,12 @@ struct HubertConfig {
   static HubertConfig from_json(const Json& j, const std::string& what);
 };
 
-struct HubertLinear {
-  Tensor w, b;  // w [out, in] (torch layout), b [out]
-  int64_t out = 0, in = 0;
-};
-
 struct HubertNorm {
-  Tensor w, b;
+  Weight w, b;
 };
 
 struct HubertLayer {
-  HubertLinear q, k, v, o, ff_in, ff_out;
+  Linear q, k, v, o, ff_in, ff_out;
   HubertNorm attn_norm, final_norm;
 };
 
@@ -68,7 +63,8 @@ class HubertModel {
  public:
   // Loads the front end and encoder layers 1..`layers` (0 <= layers <= cfg.layers) from `file`,
   // validating every tensor's shape. Layers past `layers` need not be present.
-  static std::unique_ptr<HubertModel> load(std::shared_ptr<WeightsFile> file, const HubertConfig& cfg, int64_t layers);
+  static std::unique_ptr<HubertModel> load(std::shared_ptr<WeightsFile> file, const HubertConfig& cfg, int64_t layers,
+                                           Backend& backend = cpu_backend());
 
   const HubertConfig& config() const { return cfg_; }
   int64_t loaded_layers() const { return int64_t(layers_.size()); }
@@ -78,34 +74,43 @@ class HubertModel {
   // 0..layer. The waveform must hold at least receptive_field() samples; it is not checked for
   // finiteness here (the tokenizer does that).
   Tensor forward(const float* wav, int64_t len, int64_t layer, std::vector<Tensor>* all = nullptr) const;
+  // forward() without the download: [frames, hidden_size] in the backend's memory.
+  Buffer forward_buffer(const float* wav, int64_t len, int64_t layer, std::vector<Tensor>* all, int64_t* frames) const;
+  Backend& backend() const { return *be_; }
   // The conv feature extractor's output [frames, conv_dim.back()] (after its last GELU). Inputs of
   // more than `block_frames` frames are run a block of frames at a time, each from the samples it
   // sees (the convolutions are unpadded), so memory follows the block, not the input: the first
   // layer's group norm statistics come from a streamed first pass over the whole input.
   Tensor extract_features(const float* wav, int64_t len, int64_t block_frames = kFeatureBlockFrames) const;
+  Buffer feature_buffer(const float* wav, int64_t len, int64_t block_frames) const;
   // Frames per block of extract_features (10 s at 50 frames/s: ~65 MB of first-layer output).
   static constexpr int64_t kFeatureBlockFrames = 500;
 
  private:
   HubertModel() = default;
-  void encoder_layer(const HubertLayer& L, Tensor& h) const;
+  void encoder_layer(const HubertLayer& L, Span h, int64_t F) const;
+  // y (n rows) = x · wᵀ + b, bias first, as the residual form below sums it (the same order).
+  void project(const Linear& L, Span x, int64_t n, Span y) const;
   // Per channel of the first conv layer's output over the whole waveform: mean and 1/sqrt(var + eps).
   struct ChannelStats {
     std::vector<float> mean, rstd;
   };
   ChannelStats first_layer_stats(const float* wav, int64_t len, int64_t chunk_frames) const;
-  // The conv stack on one span of samples; the first layer's group norm uses `stats` when given.
-  Tensor conv_stack(const float* wav, int64_t len, const ChannelStats* stats) const;
+  // The conv stack on one span of samples ([frames, C] out); the first layer's group norm uses
+  // `stats` when given.
+  Buffer conv_stack(Span wav, int64_t len, const ChannelStats* stats, int64_t* frames) const;
 
   HubertConfig cfg_;
+  Backend* be_ = nullptr;
   std::shared_ptr<WeightsFile> file_;
   std::vector<Conv1dShape> conv_shapes_;
-  std::vector<Tensor> conv_w_, conv_b_;
+  std::vector<Weight> conv_w_, conv_b_;
   std::vector<HubertNorm> conv_norm_;  // one (group) or one per conv layer (layer)
+  Tensor norm0_w_, norm0_b_;           // conv_norm_[0] on the host, for the streamed statistics
   HubertNorm proj_norm_;
-  HubertLinear proj_;
+  Linear proj_;
   Conv1dShape pos_shape_;
-  Tensor pos_w_, pos_b_;
+  Weight pos_w_, pos_b_;
   HubertNorm enc_norm_;
   std::vector<HubertLayer> layers_;
 };

@@ -11,8 +11,6 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "core/threadpool.h"
-#include "cpu/gemm.h"
 
 namespace alm {
 namespace {
@@ -86,7 +84,7 @@ MfccConfig MfccConfig::from_json(const Json& j, int64_t sample_rate, const std::
   return c;
 }
 
-Mfcc::Mfcc(const MfccConfig& cfg) : cfg_(cfg) {
+Mfcc::Mfcc(const MfccConfig& cfg, Backend& backend) : cfg_(cfg), be_(&backend) {
   const int64_t L = cfg.frame_length, N = cfg.n_fft, B = N / 2 + 1, M = cfg.n_mels;
   bins_ = B;
   dft_.resize(size_t(L * 2 * B));
@@ -121,6 +119,14 @@ Mfcc::Mfcc(const MfccConfig& cfg) : cfg_(cfg) {
     for (int64_t i = 0; i < M; ++i)
       dct_[size_t(q * M + i)] =
           float(std::sqrt((q == 0 ? 1.0 : 2.0) / double(M)) * std::cos(kPi * double(q) * double(2 * i + 1) / double(2 * M)));
+  auto weight = [&](const std::vector<float>& v, Shape shape) {
+    Tensor t = Tensor::empty(std::move(shape));
+    std::copy(v.begin(), v.end(), t.data());
+    return be_->weight(t);
+  };
+  dft_w_ = weight(dft_, {L, 2 * B});
+  fbank_w_ = weight(fbank_, {M, B});
+  dct_w_ = weight(dct_, {cfg.n_mfcc, M});
 }
 
 Tensor Mfcc::compute(const float* wav, int64_t len) const {
@@ -128,25 +134,21 @@ Tensor Mfcc::compute(const float* wav, int64_t len) const {
   ALM_CHECK_ARG(F >= 1, "MFCC needs at least ", cfg_.frame_length, " samples (one frame) but the waveform has ", len);
   const int64_t L = cfg_.frame_length, B = bins_, M = cfg_.n_mels, Q = cfg_.n_mfcc, hop = cfg_.hop_length;
 
-  // Frames overlap (hop < frameLength), and gemm wants a row stride of at least a row: copy them.
-  std::vector<float> frames(size_t(F * L));
-  parallel_for(F, 64, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) std::copy(wav + t * hop, wav + t * hop + L, frames.begin() + t * L);
-  });
-  std::vector<float> spec(size_t(F * 2 * B));
-  gemm(false, false, F, 2 * B, L, 1.f, frames.data(), L, dft_.data(), 2 * B, 0.f, spec.data(), 2 * B);
-  std::vector<float> power(size_t(F * B));
-  for (int64_t t = 0; t < F; ++t)
-    for (int64_t k = 0; k < B; ++k) {
-      const float re = spec[size_t(t * 2 * B + k)], im = spec[size_t(t * 2 * B + B + k)];
-      power[size_t(t * B + k)] = re * re + im * im;
-    }
-  std::vector<float> logmel(size_t(F * M));
-  gemm(false, true, F, M, B, 1.f, power.data(), B, fbank_.data(), B, 0.f, logmel.data(), M);
-  const float floor = float(cfg_.log_floor);
-  for (auto& e : logmel) e = std::log(std::max(e, floor));
-  std::vector<float> ceps(size_t(F * Q));
-  gemm(false, true, F, Q, M, 1.f, logmel.data(), M, dct_.data(), M, 0.f, ceps.data(), Q);
+  Backend& be = *be_;
+  // Frames overlap (hop < frameLength), and the product wants a row stride of at least a row: copy them.
+  const int64_t used = (F - 1) * hop + L;
+  Buffer x = be.upload_f32(wav, used), frames = be.alloc_f32(F * L);
+  be.copy_rows(frames, L, x, hop, F, L);
+  Buffer spec = be.alloc_f32(F * 2 * B);
+  be.matmul(false, F, 2 * B, L, frames, L, dft_w_.span(), 2 * B, spec, 2 * B);
+  Buffer power = be.alloc_f32(F * B);
+  be.power_spectrum(spec, F, B, power);
+  Buffer logmel = be.alloc_f32(F * M);
+  be.matmul(true, F, M, B, power, B, fbank_w_.span(), B, logmel, M);
+  be.activate(Activation::LogFloor, logmel, F * M, float(cfg_.log_floor));
+  Buffer ceps_buf = be.alloc_f32(F * Q);
+  be.matmul(true, F, Q, M, logmel, M, dct_w_.span(), M, ceps_buf, Q);
+  const std::vector<float> ceps = be.download_f32(ceps_buf, F * Q);
 
   // [c, Δ, ΔΔ] in double, then CMVN per dim over the utterance.
   const int64_t D = 3 * Q;

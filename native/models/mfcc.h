@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/backend.h"
 #include "core/json.h"
 #include "core/tensor.h"
 
@@ -32,9 +33,10 @@ struct MfccConfig {
 
 class Mfcc {
  public:
-  explicit Mfcc(const MfccConfig& cfg);
+  explicit Mfcc(const MfccConfig& cfg, Backend& backend = cpu_backend());
   const MfccConfig& config() const { return cfg_; }
-  // Features [frames, 3 * nMfcc] of a waveform of at least frameLength samples.
+  // Features [frames, 3 * nMfcc] of a host waveform of at least frameLength samples: the spectrum,
+  // mel and DCT products run on the backend; the cepstra come back for deltas and CMVN in double.
   Tensor compute(const float* wav, int64_t len) const;
   // The mel filterbank [nMels, nFft / 2 + 1] (for tests).
   const std::vector<float>& filterbank() const { return fbank_; }
@@ -45,6 +47,8 @@ class Mfcc {
   std::vector<float> dft_;     // [frameLength, 2 * bins]: window · cos, window · -sin
   std::vector<float> fbank_;   // [nMels, bins]
   std::vector<float> dct_;     // [nMfcc, nMels]
+  Backend* be_;
+  Weight dft_w_, fbank_w_, dct_w_;  // the three matrices in the backend's memory
 };
 
 }  // namespace alm

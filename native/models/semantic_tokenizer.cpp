@@ -51,29 +51,29 @@ SemanticTokenizerConfig SemanticTokenizerConfig::from_json(const Json& j, const 
   return c;
 }
 
-std::shared_ptr<SemanticTokenizer> SemanticTokenizer::load(const std::string& path) {
+std::shared_ptr<SemanticTokenizer> SemanticTokenizer::load(const std::string& path, Backend& be) {
   auto file = WeightsFile::open(path);
   std::shared_ptr<SemanticTokenizer> t(new SemanticTokenizer());
+  t->be_ = &be;
   t->file_ = file;
   SemanticTokenizerConfig& cfg = t->cfg_;
   cfg = SemanticTokenizerConfig::from_json(file->config(), path);
   const int64_t K = cfg.clusters, D = cfg.feature_dim();
 
-  t->centroids_ = file->f32("kmeans.centroids", {K, D});
+  const Tensor centroids = file->f32("kmeans.centroids", {K, D});
   for (int64_t i = 0; i < K * D; ++i)
-    if (!std::isfinite(t->centroids_.data()[i]))
+    if (!std::isfinite(centroids.data()[i]))
       fail(ErrorKind::InvalidModel, path, ": kmeans.centroids[", i / D, "][", i % D, "] is not finite");
-  t->kmeans_.num_levels = 1;
   t->kmeans_.codebook_size = K;
   t->kmeans_.dim = D;
-  t->kmeans_.embed = {t->centroids_.data()};
-  rvq_cache_norms(t->kmeans_);
+  t->kmeans_.embed = {be.weight(centroids)};
+  be.rvq_norms(t->kmeans_);
 
   if (cfg.frontend == "hubert") {
-    t->hubert_ = HubertModel::load(file, cfg.hubert, cfg.layer);
+    t->hubert_ = HubertModel::load(file, cfg.hubert, cfg.layer, be);
   } else {
     try {
-      t->mfcc_.reset(new Mfcc(cfg.mfcc));
+      t->mfcc_.reset(new Mfcc(cfg.mfcc, be));
     } catch (const Error& e) {
       fail(e.kind(), path, ": ", e.what());
     }
@@ -90,35 +90,58 @@ void SemanticTokenizer::check_input(const float* wav, int64_t len, const std::st
     ALM_CHECK_ARG(std::isfinite(wav[i]), name, " sample ", i, " is not finite (", wav[i], ")");
 }
 
-Tensor SemanticTokenizer::run_frontend(const float* wav, int64_t len) const {
-  return hubert_ ? hubert_->forward(wav, len, cfg_.layer) : mfcc_->compute(wav, len);
+Buffer SemanticTokenizer::run_frontend(const float* wav, int64_t len, int64_t* frames) const {
+  if (hubert_) return hubert_->forward_buffer(wav, len, cfg_.layer, nullptr, frames);
+  Tensor feat = mfcc_->compute(wav, len);
+  *frames = feat.dim(0);
+  return be_->upload_f32(feat.data(), feat.numel());
+}
+
+Tensor SemanticTokenizer::download(const Buffer& feat, int64_t frames) const {
+  Tensor out = Tensor::empty({frames, kmeans_.dim});
+  be_->download(out.data(), feat, size_t(out.numel()) * 4);
+  return out;
 }
 
 Tensor SemanticTokenizer::features(const float* wav, int64_t len) const {
   check_input(wav, len, "the waveform");
-  return run_frontend(wav, len);
+  int64_t F = 0;
+  Buffer feat = run_frontend(wav, len, &F);
+  return download(feat, F);
 }
 
-std::vector<int32_t> SemanticTokenizer::assign(const Tensor& feat) const {
-  ALM_ASSERT(feat.ndim() == 2 && feat.dim(1) == kmeans_.dim);
-  std::vector<int32_t> codes(size_t(feat.dim(0)));
-  rvq_encode(kmeans_, 1, feat.data(), feat.dim(0), codes.data());
+std::vector<int32_t> SemanticTokenizer::assign(const Buffer& feat, int64_t frames) const {
+  std::vector<int32_t> codes(static_cast<size_t>(frames));
+  be_->rvq_encode(kmeans_, 1, feat, frames, codes.data());
   return codes;
 }
 
-std::vector<int32_t> SemanticTokenizer::tokenize(const float* wav, int64_t len) const { return assign(features(wav, len)); }
+std::vector<int32_t> SemanticTokenizer::tokenize(const float* wav, int64_t len) const {
+  check_input(wav, len, "the waveform");
+  int64_t F = 0;
+  Buffer feat = run_frontend(wav, len, &F);
+  return assign(feat, F);
+}
 
 std::vector<Tensor> SemanticTokenizer::features(const std::vector<std::vector<float>>& wavs) const {
   for (size_t i = 0; i < wavs.size(); ++i) check_input(wavs[i].data(), int64_t(wavs[i].size()), "waveform " + std::to_string(i));
   std::vector<Tensor> out;
-  for (auto& w : wavs) out.push_back(run_frontend(w.data(), int64_t(w.size())));
+  for (auto& w : wavs) {
+    int64_t F = 0;
+    Buffer feat = run_frontend(w.data(), int64_t(w.size()), &F);
+    out.push_back(download(feat, F));
+  }
   return out;
 }
 
 std::vector<std::vector<int32_t>> SemanticTokenizer::tokenize(const std::vector<std::vector<float>>& wavs) const {
   for (size_t i = 0; i < wavs.size(); ++i) check_input(wavs[i].data(), int64_t(wavs[i].size()), "waveform " + std::to_string(i));
   std::vector<std::vector<int32_t>> out;
-  for (auto& w : wavs) out.push_back(assign(run_frontend(w.data(), int64_t(w.size()))));
+  for (auto& w : wavs) {
+    int64_t F = 0;
+    Buffer feat = run_frontend(w.data(), int64_t(w.size()), &F);
+    out.push_back(assign(feat, F));
+  }
   return out;
 }
 

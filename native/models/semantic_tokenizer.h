@@ -46,9 +46,9 @@
 #include <string>
 #include <vector>
 
+#include "core/backend.h"
 #include "core/safetensors.h"
 #include "core/tensor.h"
-#include "cpu/rvq.h"
 #include "models/hubert.h"
 #include "models/mfcc.h"
 
@@ -72,8 +72,8 @@ struct SemanticTokenizerConfig {
 
 class SemanticTokenizer {
  public:
-  // Loads and validates a semantic-tokenizer component.
-  static std::shared_ptr<SemanticTokenizer> load(const std::string& path);
+  // Loads and validates a semantic-tokenizer component into `backend`'s memory.
+  static std::shared_ptr<SemanticTokenizer> load(const std::string& path, Backend& backend = cpu_backend());
 
   const SemanticTokenizerConfig& config() const { return cfg_; }
   // The clustered features [frames, featureDim] of one waveform.
@@ -90,21 +90,23 @@ class SemanticTokenizer {
   const HubertModel* hubert() const { return hubert_.get(); }
   // Bytes of weights held (mapped or copied), for memory reporting.
   size_t weight_bytes() const { return weight_bytes_; }
+  Backend& backend() const { return *be_; }
 
  private:
   SemanticTokenizer() = default;
   // Length and finiteness; `name` says which waveform in the message.
   void check_input(const float* wav, int64_t len, const std::string& name) const;
-  // The front end on an already checked waveform.
-  Tensor run_frontend(const float* wav, int64_t len) const;
-  std::vector<int32_t> assign(const Tensor& feat) const;
+  // The front end on an already checked waveform: features [*frames, featureDim] in the backend.
+  Buffer run_frontend(const float* wav, int64_t len, int64_t* frames) const;
+  Tensor download(const Buffer& feat, int64_t frames) const;
+  std::vector<int32_t> assign(const Buffer& feat, int64_t frames) const;
 
   SemanticTokenizerConfig cfg_;
+  Backend* be_ = nullptr;
   std::shared_ptr<WeightsFile> file_;
   std::unique_ptr<HubertModel> hubert_;
   std::unique_ptr<Mfcc> mfcc_;
-  Tensor centroids_;
-  RvqCodebooks kmeans_;  // one level: nearest centroid is a one-level RVQ encode
+  Codebooks kmeans_;  // one level: nearest centroid is a one-level RVQ encode
   size_t weight_bytes_ = 0;
 };
 

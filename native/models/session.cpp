@@ -4,14 +4,13 @@
 #include <cmath>
 #include <numeric>
 
-#include "core/threadpool.h"
-#include "cpu/attention.h"
+#include "core/positions.h"
 #include "transformer.h"
 
 namespace alm {
 
 TransformerSession::TransformerSession(std::shared_ptr<const TransformerModel> model, int64_t batch, int64_t capacity)
-    : model_(std::move(model)), batch_(batch), capacity_(capacity) {
+    : model_(std::move(model)), be_(model_->backend()), batch_(batch), capacity_(capacity) {
   const TransformerConfig& c = model_->config();
   ALM_CHECK_ARG(batch >= 1 && batch <= 65536, "session batch must be in [1, 65536] but is ", batch);
   ALM_CHECK_ARG(capacity >= 1 && capacity <= (1 << 22), "session capacity must be in [1, 4194304] but is ", capacity);
@@ -22,33 +21,67 @@ TransformerSession::TransformerSession(std::shared_ptr<const TransformerModel> m
   double bytes = 2.0 * double(c.layers) * double(batch) * double(capacity) * double(kv_dim_) * 4.0;
   if (bytes > 64.0 * (1ull << 30))
     fail(ErrorKind::OutOfMemory, "a KV cache of ", bytes / double(1ull << 30), " GiB is more than this build allows");
-  size_t n = size_t(c.layers * batch * capacity * kv_dim_);
-  k_.assign(n, 0.f);
-  v_.assign(n, 0.f);
+  const int64_t n = c.layers * batch * capacity * kv_dim_;
+  k_ = be_.alloc_f32(n);
+  v_ = be_.alloc_f32(n);
+  be_.fill(k_, 0.f, n);
+  be_.fill(v_, 0.f, n);
   len_.assign(size_t(batch), 0);
   stopped_.assign(size_t(batch), false);
-  last_logits_.assign(size_t(batch * c.output_size), 0.f);
+  logits_ = be_.alloc_f32(batch * c.output_size);
+  be_.fill(logits_, 0.f, batch * c.output_size);
   ctx_k_.resize(size_t(c.layers * batch));
   ctx_v_.resize(size_t(c.layers * batch));
   ctx_len_.assign(size_t(batch), 0);
-  if (c.segment_bias) seg_.assign(size_t(batch * capacity), 0);
+  if (c.segment_bias) {
+    seg_ = be_.alloc(size_t(batch * capacity));
+    std::vector<uint8_t> zeros(size_t(batch * capacity), 0);
+    be_.upload(seg_, zeros.data(), zeros.size());
+  }
 
-  // Relative bias by (key - query) over every distance this session can see, for every head.
+  // Relative bias by (key - query) over every distance this session can see, for every head,
+  // built on the host from the model's table and uploaded once.
   const int64_t R = 2 * capacity - 1, H = c.heads;
+  std::vector<float> rel;
   if (c.position == "t5") {
-    rel_.assign(size_t(H * R), 0.f);
+    rel.assign(size_t(H * R), 0.f);
     const float* table = model_->rel_bias_.data();
     for (int64_t d = -(capacity - 1); d <= capacity - 1; ++d) {
       int64_t bucket = t5_relative_bucket(d, !c.causal, c.t5_buckets, c.t5_max_distance);
-      for (int64_t h = 0; h < H; ++h) rel_[size_t(h * R + d + capacity - 1)] = table[bucket * H + h];
+      for (int64_t h = 0; h < H; ++h) rel[size_t(h * R + d + capacity - 1)] = table[bucket * H + h];
     }
   } else if (c.position == "bias_table") {
-    rel_.assign(size_t(H * R), 0.f);
+    rel.assign(size_t(H * R), 0.f);
     const int64_t M = c.max_positions, W = 2 * M - 1;
     const float* table = model_->bias_table_.data();
     for (int64_t d = -(capacity - 1); d <= capacity - 1; ++d)
-      for (int64_t h = 0; h < H; ++h) rel_[size_t(h * R + d + capacity - 1)] = table[h * W + (-d) + M - 1];
+      for (int64_t h = 0; h < H; ++h) rel[size_t(h * R + d + capacity - 1)] = table[h * W + (-d) + M - 1];
   }
+  if (!rel.empty()) rel_ = be_.upload_f32(rel.data(), H * R);
+}
+
+const std::vector<float>& TransformerSession::last_logits() {
+  // Into the same vector every time, so references and iterators taken earlier stay valid.
+  host_logits_.resize(size_t(batch_ * model_->config().output_size));
+  be_.download(host_logits_.data(), logits_, host_logits_.size() * 4);
+  return host_logits_;
+}
+
+void TransformerSession::keep_last_logits(Span x, const std::vector<int64_t>& rows, const std::vector<int64_t>& counts) {
+  const TransformerModel& m = *model_;
+  const int64_t D = m.config().dim, V = m.config().output_size, n = int64_t(rows.size());
+  Span last = x;
+  Buffer gathered;
+  if (std::any_of(counts.begin(), counts.end(), [](int64_t k) { return k != 1; })) {
+    std::vector<int64_t> at(rows.size());
+    for (size_t i = 0, off = 0; i < rows.size(); ++i) at[i] = int64_t(off += size_t(counts[i])) - 1;
+    gathered = be_.alloc_f32(n * D);
+    be_.gather_rows(x, D, at, gathered);
+    last = Span(gathered);
+  }
+  Buffer logits = be_.alloc_f32(n * V);
+  m.head(last, n, 0, logits);
+  be_.scatter_rows(logits, V, rows, logits_);
 }
 
 void TransformerSession::run(const std::vector<std::vector<int32_t>>& prompts, const std::vector<std::vector<float>>* contexts,
@@ -89,22 +122,19 @@ void TransformerSession::run(const std::vector<std::vector<int32_t>>& prompts, c
     tokens.insert(tokens.end(), prompts[size_t(r)].begin(), prompts[size_t(r)].end());
     for (int64_t j = 0; j < counts[size_t(r)]; ++j) pos.push_back(j);
   }
-  std::vector<float> x(static_cast<size_t>(N * D));
-  m.embed(tokens.data(), N, pos.data(), x.data());
-  m.forward(*this, rows, counts, tokens.data(), x.data());
+  Buffer x = be_.alloc_f32(N * D);
+  m.embed(tokens.data(), N, pos.data(), x);
+  m.forward(*this, rows, counts, tokens.data(), x);
   const int64_t V = c.output_size;
   if (all_logits) {
     all_out->clear();
+    Buffer logits = be_.alloc_f32(N * V);
     for (int64_t r = 0, off = 0; r < batch_; off += counts[size_t(r)], ++r) {
-      std::vector<float> logits(static_cast<size_t>(counts[size_t(r)] * V));
-      m.head(x.data() + off * D, counts[size_t(r)], head, logits.data());
-      all_out->push_back(std::move(logits));
+      m.head(Span(x).at(off * D), counts[size_t(r)], head, Span(logits).at(off * V));
+      all_out->push_back(be_.download_f32(Span(logits).at(off * V), counts[size_t(r)] * V));
     }
   } else {
-    std::vector<float> last(static_cast<size_t>(batch_ * D));
-    for (int64_t r = 0, off = 0; r < batch_; off += counts[size_t(r)], ++r)
-      std::copy(x.begin() + (off + counts[size_t(r)] - 1) * D, x.begin() + (off + counts[size_t(r)]) * D, last.begin() + r * D);
-    m.head(last.data(), batch_, head, last_logits_.data());
+    keep_last_logits(x, rows, counts);
   }
 }
 
@@ -139,19 +169,12 @@ void TransformerSession::extend(const std::vector<std::vector<int32_t>>& tokens)
     for (int64_t j = 0; j < n; ++j) pos.push_back(len_[size_t(r)] + j);
   }
   if (rows.empty()) return;
-  const int64_t N = int64_t(pos.size()), D = c.dim, V = c.output_size;
-  std::vector<float> x(static_cast<size_t>(N * D));
-  m.embed(flat.data(), N, pos.data(), x.data());
-  m.forward(*this, rows, counts, flat.data(), x.data());
-  std::vector<float> last(rows.size() * size_t(D)), logits(rows.size() * size_t(V));
-  for (size_t i = 0, off = 0; i < rows.size(); off += size_t(counts[i]), ++i)
-    std::copy(x.begin() + int64_t(off + size_t(counts[i]) - 1) * D, x.begin() + int64_t(off + size_t(counts[i])) * D,
-              last.begin() + int64_t(i) * D);
-  m.head(last.data(), int64_t(rows.size()), 0, logits.data());
-  for (size_t i = 0; i < rows.size(); ++i) {
-    std::copy(logits.begin() + int64_t(i) * V, logits.begin() + int64_t(i + 1) * V, last_logits_.begin() + rows[i] * V);
-    stopped_[size_t(rows[i])] = false;
-  }
+  const int64_t N = int64_t(pos.size()), D = c.dim;
+  Buffer x = be_.alloc_f32(N * D);
+  m.embed(flat.data(), N, pos.data(), x);
+  m.forward(*this, rows, counts, flat.data(), x);
+  keep_last_logits(x, rows, counts);
+  for (int64_t r : rows) stopped_[size_t(r)] = false;
 }
 
 std::vector<std::vector<int32_t>> TransformerSession::generate(const GenerateRequest& req) {
@@ -191,8 +214,9 @@ std::vector<std::vector<int32_t>> TransformerSession::generate(const GenerateReq
   }
   const int64_t V = c.output_size, D = c.dim, P = int64_t(req.ranges.size()), C = c.input_codebooks;
   std::vector<std::vector<int32_t>> out(static_cast<size_t>(batch_));
-  std::vector<std::vector<float>> scratch(static_cast<size_t>(batch_)), guided(static_cast<size_t>(batch_));
   std::vector<int32_t> step_tokens(static_cast<size_t>(batch_));
+  std::vector<SampleJob> jobs;
+  std::vector<int32_t> picked;
   for (int64_t step = 0; step < req.steps; ++step) {
     if (abort_.load()) fail(ErrorKind::Aborted, "generation was aborted");
     std::vector<int64_t> live;
@@ -201,26 +225,24 @@ std::vector<std::vector<int32_t>> TransformerSession::generate(const GenerateReq
     if (live.empty()) break;
     for (int64_t r : live)
       ALM_CHECK_ARG(len_[size_t(r)] < capacity_, "row ", r, " reached the session capacity of ", capacity_, " positions");
-    parallel_for(int64_t(live.size()), 8, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        int64_t r = live[size_t(i)], pos = len_[size_t(r)];
-        if (leader[size_t(r)] >= 0) continue;  // a guide row takes its leader's token below
-        const TokenRange* range = nullptr;
-        if (P) range = &req.ranges[size_t((((pos - req.origins[size_t(r)]) % P) + P) % P)];
-        double u = rng_uniform(req.seeds[size_t(r)], uint64_t(pos));
-        const float* lr = last_logits_.data() + r * V;
-        int64_t g = req.guide.empty() ? -1 : req.guide[size_t(r)];
-        if (g >= 0) {
-          // (1 + s)·l_r − s·l_g, into a per-row buffer that sample_token's scratch does not share
-          std::vector<float>& mixed = guided[size_t(r)];
-          mixed.resize(size_t(V));
-          const float s = req.guide_scale[size_t(r)], *lg = last_logits_.data() + g * V;
-          for (int64_t v = 0; v < V; ++v) mixed[size_t(v)] = lr[v] + s * (lr[v] - lg[v]);
-          lr = mixed.data();
-        }
-        step_tokens[size_t(r)] = sample_token(lr, V, req.params[size_t(r)], range, u, scratch[size_t(r)]);
-      }
-    });
+    // One pick per live row that is not a guide row (a guide row takes its leader's token below).
+    jobs.clear();
+    for (int64_t r : live) {
+      if (leader[size_t(r)] >= 0) continue;
+      const int64_t pos = len_[size_t(r)];
+      SampleJob job;
+      job.row = r;
+      job.params = req.params[size_t(r)];
+      if (P) job.range = &req.ranges[size_t((((pos - req.origins[size_t(r)]) % P) + P) % P)];
+      job.seed = req.seeds[size_t(r)];
+      job.counter = uint64_t(pos);
+      job.guide = req.guide.empty() ? -1 : req.guide[size_t(r)];
+      if (job.guide >= 0) job.scale = req.guide_scale[size_t(r)];
+      jobs.push_back(job);
+    }
+    picked.resize(jobs.size());
+    be_.sample(logits_, V, jobs, picked.data());
+    for (size_t j = 0; j < jobs.size(); ++j) step_tokens[size_t(jobs[j].row)] = picked[j];
     for (int64_t r : live)
       if (leader[size_t(r)] >= 0) step_tokens[size_t(r)] = step_tokens[size_t(leader[size_t(r)])];
     std::vector<int64_t> cont, ones;
@@ -242,12 +264,10 @@ std::vector<std::vector<int32_t>> TransformerSession::generate(const GenerateReq
       pos.push_back(len_[size_t(r)]);
     }
     if (cont.empty()) break;
-    std::vector<float> x(cont.size() * size_t(D)), logits(cont.size() * size_t(V));
-    m.embed(toks.data(), int64_t(cont.size()), pos.data(), x.data());
-    m.forward(*this, cont, ones, toks.data(), x.data());
-    m.head(x.data(), int64_t(cont.size()), 0, logits.data());
-    for (size_t i = 0; i < cont.size(); ++i)
-      std::copy(logits.begin() + int64_t(i) * V, logits.begin() + int64_t(i + 1) * V, last_logits_.begin() + cont[i] * V);
+    Buffer x = be_.alloc_f32(int64_t(cont.size()) * D);
+    m.embed(toks.data(), int64_t(cont.size()), pos.data(), x);
+    m.forward(*this, cont, ones, toks.data(), x);
+    keep_last_logits(x, cont, ones);
   }
   return out;
 }

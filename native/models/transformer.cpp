@@ -4,12 +4,6 @@
 #include <cmath>
 #include <numeric>
 
-#include "core/threadpool.h"
-#include "cpu/act.h"
-#include "cpu/attention.h"
-#include "cpu/gemm.h"
-#include "cpu/gemv.h"
-#include "cpu/norm.h"
 
 namespace alm {
 namespace {
@@ -18,25 +12,12 @@ void check_range(int64_t v, int64_t lo, int64_t hi, const char* name, const std:
   if (v < lo || v > hi) fail(ErrorKind::InvalidModel, what, ": config ", name, " = ", v, " is out of range [", lo, ", ", hi, "]");
 }
 
-void linear(const Linear& L, const float* x, int64_t n, float* y) {
-  // Decode steps have a handful of rows: read each weight row once instead of packing W.
-  if (gemv_preferred(n)) gemv_rows(n, L.out, L.in, x, L.in, L.w.data(), L.in, y, L.out);
-  else gemm(false, true, n, L.out, L.in, 1.f, x, L.in, L.w.data(), L.in, 0.f, y, L.out);
-  if (L.b.defined()) {
-    const float* b = L.b.data();
-    parallel_for(n, 64, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r)
-        for (int64_t j = 0; j < L.out; ++j) y[r * L.out + j] += b[j];
-    });
-  }
-}
-
-Linear load_linear(const WeightsFile& f, const std::string& name, int64_t out, int64_t in, bool bias) {
+Linear load_linear(Backend& be, const WeightsFile& f, const std::string& name, int64_t out, int64_t in, bool bias) {
   Linear L;
   L.out = out;
   L.in = in;
-  L.w = f.f32(name + ".weight", {out, in});
-  if (bias) L.b = f.f32(name + ".bias", {out});
+  L.w = be.weight(f.f32(name + ".weight", {out, in}));
+  if (bias) L.b = be.weight(f.f32(name + ".bias", {out}));
   return L;
 }
 
@@ -110,9 +91,10 @@ TransformerConfig TransformerConfig::from_json(const Json& j, const std::string&
   return c;
 }
 
-std::shared_ptr<TransformerModel> TransformerModel::load(const std::string& path) {
+std::shared_ptr<TransformerModel> TransformerModel::load(const std::string& path, Backend& be) {
   auto file = WeightsFile::open(path);
   std::shared_ptr<TransformerModel> m(new TransformerModel());
+  m->be_ = &be;
   m->file_ = file;
   TransformerConfig& c = m->cfg_;
   c = TransformerConfig::from_json(file->config(), path);
@@ -120,12 +102,12 @@ std::shared_ptr<TransformerModel> TransformerModel::load(const std::string& path
   const int64_t D = c.dim, hd = c.head_dim;
 
   if (c.input_codebooks == 1 || c.shared_input_embedding) {
-    m->tok_emb_.push_back(f.f32("tok_emb.weight", {c.vocab_size, D}));
+    m->tok_emb_.push_back(be.weight(f.f32("tok_emb.weight", {c.vocab_size, D})));
   } else {
     for (int64_t cb = 0; cb < c.input_codebooks; ++cb)
-      m->tok_emb_.push_back(f.f32("tok_emb." + std::to_string(cb) + ".weight", {c.vocab_size, D}));
+      m->tok_emb_.push_back(be.weight(f.f32("tok_emb." + std::to_string(cb) + ".weight", {c.vocab_size, D})));
   }
-  if (c.position == "learned") m->pos_emb_ = f.f32("pos_emb.weight", {c.max_positions, D});
+  if (c.position == "learned") m->pos_emb_ = be.weight(f.f32("pos_emb.weight", {c.max_positions, D}));
   if (c.position == "t5") m->rel_bias_ = f.f32("rel_bias.weight", {c.t5_buckets, c.heads});
   if (c.position == "bias_table") m->bias_table_ = f.f32("bias_table", {c.heads, 2 * c.max_positions - 1});
   if (c.segment_bias) {
@@ -137,22 +119,22 @@ std::shared_ptr<TransformerModel> TransformerModel::load(const std::string& path
         fail(ErrorKind::InvalidModel, path, ": token_segment[", t, "] is ", v, ", not an integer in [0, 255]");
       m->token_segment_[size_t(t)] = uint8_t(v);
     }
-    m->segment_bias_ = f.f32("segment_bias", {c.heads});
+    m->segment_bias_ = be.weight(f.f32("segment_bias", {c.heads}));
   }
 
   auto norm = [&](const std::string& name, int64_t width, bool bias) {
     Norm n;
-    n.w = f.f32(name + ".weight", {width});
-    if (bias) n.b = f.f32(name + ".bias", {width});
+    n.w = be.weight(f.f32(name + ".weight", {width}));
+    if (bias) n.b = be.weight(f.f32(name + ".bias", {width}));
     return n;
   };
   auto attn = [&](const std::string& p, int64_t kv_in, const std::string& norm_name) {
     AttentionWeights a;
     a.norm = norm(norm_name, D, c.norm_bias);
-    a.q = load_linear(f, p + ".q", c.heads * hd, D, c.attn_bias);
-    a.k = load_linear(f, p + ".k", c.kv_heads * hd, kv_in, c.attn_bias);
-    a.v = load_linear(f, p + ".v", c.kv_heads * hd, kv_in, c.attn_bias);
-    a.o = load_linear(f, p + ".o", D, c.heads * hd, c.attn_bias);
+    a.q = load_linear(be, f, p + ".q", c.heads * hd, D, c.attn_bias);
+    a.k = load_linear(be, f, p + ".k", c.kv_heads * hd, kv_in, c.attn_bias);
+    a.v = load_linear(be, f, p + ".v", c.kv_heads * hd, kv_in, c.attn_bias);
+    a.o = load_linear(be, f, p + ".o", D, c.heads * hd, c.attn_bias);
     return a;
   };
   for (int64_t l = 0; l < c.layers; ++l) {
@@ -165,9 +147,9 @@ std::shared_ptr<TransformerModel> TransformerModel::load(const std::string& path
     }
     b.ff_norm = norm(p + ".ff_norm", D, c.norm_bias);
     int64_t up_rows = c.ff == "geglu" ? 2 * c.ff_dim : c.ff_dim;
-    b.up = load_linear(f, p + ".ff.up", up_rows, D, c.ff_bias);
+    b.up = load_linear(be, f, p + ".ff.up", up_rows, D, c.ff_bias);
     if (c.ff_inner_norm) b.ff_inner_norm = norm(p + ".ff.inner_norm", c.ff_dim, true);
-    b.down = load_linear(f, p + ".ff.down", D, c.ff_dim, c.ff_bias);
+    b.down = load_linear(be, f, p + ".ff.down", D, c.ff_dim, c.ff_bias);
     m->blocks_.push_back(std::move(b));
   }
   if (c.final_norm) m->final_norm_ = norm("final_norm", D, c.norm_bias);
@@ -177,24 +159,21 @@ std::shared_ptr<TransformerModel> TransformerModel::load(const std::string& path
     L.out = c.output_size;
     L.in = D;
     if (h == 0 && c.tie_embeddings) L.w = m->tok_emb_[0];
-    else L.w = f.f32(name + ".weight", {c.output_size, D});
-    if (c.head_bias) L.b = f.f32(name + ".bias", {c.output_size});
+    else L.w = be.weight(f.f32(name + ".weight", {c.output_size, D}));
+    if (c.head_bias) L.b = be.weight(f.f32(name + ".bias", {c.output_size}));
     m->heads_.push_back(L);
   }
   for (auto& name : f.names()) m->weight_bytes_ += f.info(name).end - f.info(name).begin;
   return m;
 }
 
-void TransformerModel::apply_norm(const Norm& n, const float* x, int64_t rows, int64_t dim, float* y) const {
-  if (cfg_.norm == "rmsnorm") rms_norm(x, rows, dim, n.w.data(), cfg_.norm_eps, y);
-  else layer_norm(x, rows, dim, n.w.data(), n.b.defined() ? n.b.data() : nullptr, cfg_.norm_eps, y);
+void TransformerModel::apply_norm(const Norm& n, Span x, int64_t rows, int64_t dim, Span y) const {
+  be_->norm(cfg_.norm == "rmsnorm" ? NormKind::Rms : NormKind::Layer, x, rows, dim, n.w, n.b, cfg_.norm_eps, y);
 }
 
-void TransformerModel::embed(const int32_t* tokens, int64_t n, const int64_t* positions, float* x) const {
-  const int64_t D = cfg_.dim, C = cfg_.input_codebooks;
+void TransformerModel::embed(const int32_t* tokens, int64_t n, const int64_t* positions, Span x) const {
+  const int64_t C = cfg_.input_codebooks;
   for (int64_t i = 0; i < n; ++i) {
-    float* xi = x + i * D;
-    std::fill(xi, xi + D, 0.f);
     int given = 0;
     for (int64_t c = 0; c < C; ++c) {
       int32_t t = tokens[i * C + c];
@@ -202,51 +181,47 @@ void TransformerModel::embed(const int32_t* tokens, int64_t n, const int64_t* po
       ALM_CHECK_ARG(t >= 0 && t < cfg_.vocab_size, "token ", t, " at position ", positions[i],
                     C > 1 ? " (codebook " + std::to_string(c) + ")" : std::string(), " is outside the vocabulary [0, ",
                     cfg_.vocab_size, ")");
-      const float* e = tok_emb_[cfg_.shared_input_embedding ? 0 : size_t(c)].data() + int64_t(t) * D;
-      for (int64_t d = 0; d < D; ++d) xi[d] += e[d];
       ++given;
     }
     ALM_CHECK_ARG(given > 0, "position ", positions[i], " has no token in any codebook");
-    if (cfg_.position == "learned") {
+    if (cfg_.position == "learned")
       ALM_CHECK_ARG(positions[i] < cfg_.max_positions, "position ", positions[i], " is past the model's ",
                     cfg_.max_positions, " learned positions");
-      const float* p = pos_emb_.data() + positions[i] * D;
-      for (int64_t d = 0; d < D; ++d) xi[d] += p[d];
-    }
   }
+  std::vector<const Weight*> tables(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c) tables[size_t(c)] = &tok_emb_[cfg_.shared_input_embedding ? 0 : size_t(c)];
+  be_->embed(tables, cfg_.position == "learned" ? &pos_emb_ : nullptr, tokens, positions, n, cfg_.dim, x);
 }
 
 void TransformerModel::attention_sublayer(TransformerSession& s, const AttentionWeights& w, bool cross, int64_t layer,
                                           const std::vector<int64_t>& rows, const std::vector<int64_t>& counts,
-                                          const std::vector<int64_t>& starts, const float* h, float* out) const {
+                                          const std::vector<int64_t>& starts, Span h, Span out) const {
   const TransformerConfig& c = cfg_;
+  Backend& be = *be_;
   const int64_t N = std::accumulate(counts.begin(), counts.end(), int64_t(0));
   const int64_t qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim;
-  std::vector<float> q(static_cast<size_t>(N * qd)), att(static_cast<size_t>(N * qd));
-  linear(w.q, h, N, q.data());
+  Buffer q = be.alloc_f32(N * qd), att = be.alloc_f32(N * qd);
+  be.linear(h, N, w.q, q, false);
   std::vector<int64_t> offsets(rows.size());
   for (size_t i = 0, off = 0; i < rows.size(); ++i) { offsets[i] = int64_t(off); off += size_t(counts[i]); }
   if (!cross) {
-    std::vector<float> k(static_cast<size_t>(N * kvd)), v(static_cast<size_t>(N * kvd));
-    linear(w.k, h, N, k.data());
-    linear(w.v, h, N, v.data());
+    Buffer k = be.alloc_f32(N * kvd), v = be.alloc_f32(N * kvd);
+    be.linear(h, N, w.k, k, false);
+    be.linear(h, N, w.v, v, false);
     if (c.position == "rotary") {
       std::vector<int64_t> pos(static_cast<size_t>(N));
       for (size_t i = 0; i < rows.size(); ++i)
         for (int64_t j = 0; j < counts[i]; ++j) pos[size_t(offsets[i] + j)] = starts[i] + j;
-      rotary(q.data(), N, c.heads, c.head_dim, c.rotary_dim, pos.data(), c.rotary_base);
-      rotary(k.data(), N, c.kv_heads, c.head_dim, c.rotary_dim, pos.data(), c.rotary_base);
+      be.rotary(q, N, c.heads, c.head_dim, c.rotary_dim, pos.data(), c.rotary_base);
+      be.rotary(k, N, c.kv_heads, c.head_dim, c.rotary_dim, pos.data(), c.rotary_base);
     }
     for (size_t i = 0; i < rows.size(); ++i) {
-      std::copy(k.begin() + offsets[i] * kvd, k.begin() + (offsets[i] + counts[i]) * kvd, s.k_at(layer, rows[i]) + starts[i] * kvd);
-      float* vc = s.v_at(layer, rows[i]) + starts[i] * kvd;
-      const float* vi = v.data() + offsets[i] * kvd;
-      if (c.value_residual && layer > 0) {  // layer 0 cached its own values for these positions already
-        const float* v0 = s.v_at(0, rows[i]) + starts[i] * kvd;
-        for (int64_t e = 0; e < counts[i] * kvd; ++e) vc[e] = 0.5f * (vi[e] + v0[e]);
-      } else {
-        std::copy(vi, vi + counts[i] * kvd, vc);
-      }
+      const size_t bytes = size_t(counts[i] * kvd) * 4;
+      be.copy(s.k_at(layer, rows[i]).at(starts[i] * kvd), Span(k).at(offsets[i] * kvd), bytes);
+      Span vc = s.v_at(layer, rows[i]).at(starts[i] * kvd);
+      be.copy(vc, Span(v).at(offsets[i] * kvd), bytes);
+      // Layer 0 cached its own values for these positions already: later layers mix them in.
+      if (c.value_residual && layer > 0) be.axpby(vc, s.v_at(0, rows[i]).at(starts[i] * kvd), counts[i] * kvd, 0.5f, 0.5f);
     }
   }
   AttentionShape shape;
@@ -255,38 +230,40 @@ void TransformerModel::attention_sublayer(TransformerSession& s, const Attention
   shape.head_dim = c.head_dim;
   shape.scale = c.attn_scale;
   shape.causal = cross ? false : c.causal;
-  const bool use_rel = !cross && !s.rel_.empty();
-  const int64_t rel_len = 2 * s.capacity_ - 1;
-  const int64_t tasks = int64_t(rows.size()) * c.heads;
-  parallel_for(tasks, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      size_t i = size_t(t / c.heads);
-      int64_t head = t % c.heads, row = rows[i];
-      const float* qi = q.data() + offsets[i] * qd;
-      float* oi = att.data() + offsets[i] * qd;
-      if (cross) {
-        const auto& ck = s.ctx_k_[size_t(layer * s.batch_ + row)];
-        const auto& cv = s.ctx_v_[size_t(layer * s.batch_ + row)];
-        attention_head(shape, qi, counts[i], 0, ck.data(), cv.data(), s.ctx_len_[size_t(row)], kvd, nullptr, 0, 0, head, oi);
-      } else {
-        SegmentBias seg;
-        if (c.segment_bias) {
-          seg.key = s.seg_.data() + row * s.capacity_;
-          seg.query = seg.key + starts[i];
-          seg.cross = segment_bias_.data();
-        }
-        attention_head(shape, qi, counts[i], starts[i], s.k_at(layer, row), s.v_at(layer, row), starts[i] + counts[i], kvd,
-                       use_rel ? s.rel_.data() : nullptr, use_rel ? rel_len : 0, use_rel ? s.capacity_ - 1 : 0, head, oi,
-                       c.segment_bias ? &seg : nullptr);
-      }
+  std::vector<AttentionRow> ar(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const int64_t row = rows[i];
+    AttentionRow& r = ar[i];
+    r.q_row = offsets[i];
+    r.tq = counts[i];
+    r.kv_stride = kvd;
+    if (cross) {
+      r.k = Span(s.ctx_k_[size_t(layer * s.batch_ + row)]);
+      r.v = Span(s.ctx_v_[size_t(layer * s.batch_ + row)]);
+      r.tk = s.ctx_len_[size_t(row)];
+    } else {
+      r.q_pos0 = starts[i];
+      r.k = s.k_at(layer, row);
+      r.v = s.v_at(layer, row);
+      r.tk = starts[i] + counts[i];
+      if (c.segment_bias) r.segments = Span(s.seg_).bytes_at(row * s.capacity_);
     }
-  });
-  linear(w.o, att.data(), N, out);
+  }
+  AttentionBias bias;
+  if (!cross && s.rel_) {
+    bias.rel = Span(s.rel_);
+    bias.rel_len = 2 * s.capacity_ - 1;
+    bias.rel_offset = s.capacity_ - 1;
+  }
+  if (!cross && c.segment_bias) bias.cross = segment_bias_.span();
+  be.attention(shape, q, ar, bias, att);
+  be.linear(att, N, w.o, out, false);
 }
 
 void TransformerModel::forward(TransformerSession& s, const std::vector<int64_t>& rows, const std::vector<int64_t>& counts,
-                               const int32_t* tokens, float* x) const {
+                               const int32_t* tokens, Span x) const {
   const TransformerConfig& c = cfg_;
+  Backend& be = *be_;
   const int64_t D = c.dim, N = std::accumulate(counts.begin(), counts.end(), int64_t(0));
   std::vector<int64_t> starts(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -295,79 +272,74 @@ void TransformerModel::forward(TransformerSession& s, const std::vector<int64_t>
                   " positions but the session holds ", s.capacity_);
   }
   if (c.segment_bias) {  // the segments of the new positions, beside their keys and values
-    for (size_t i = 0, off = 0; i < rows.size(); off += size_t(counts[i]), ++i)
-      for (int64_t j = 0; j < counts[i]; ++j)
-        s.seg_[size_t(rows[i] * s.capacity_ + starts[i] + j)] = token_segment_[size_t(tokens[off + size_t(j)])];
+    std::vector<uint8_t> seg;
+    for (size_t i = 0, off = 0; i < rows.size(); off += size_t(counts[i]), ++i) {
+      seg.resize(size_t(counts[i]));
+      for (int64_t j = 0; j < counts[i]; ++j) seg[size_t(j)] = token_segment_[size_t(tokens[off + size_t(j)])];
+      be.upload(Span(s.seg_).bytes_at(rows[i] * s.capacity_ + starts[i]), seg.data(), seg.size());
+    }
   }
-  std::vector<float> h(static_cast<size_t>(N * D)), tmp(static_cast<size_t>(N * D));
+  Buffer h = be.alloc_f32(N * D), tmp = be.alloc_f32(N * D);
   const int64_t up_rows = c.ff == "geglu" ? 2 * c.ff_dim : c.ff_dim;
-  std::vector<float> u(static_cast<size_t>(N * up_rows)), g(c.ff == "geglu" ? size_t(N * c.ff_dim) : 0);
+  Buffer u = be.alloc_f32(N * up_rows), g = c.ff == "geglu" ? be.alloc_f32(N * c.ff_dim) : nullptr;
 
   auto residual = [&](const Norm& n) {
     if (c.prenorm) {
-      for (int64_t i = 0; i < N * D; ++i) x[i] += tmp[size_t(i)];
+      be.axpby(x, tmp, N * D, 1.f, 1.f);
     } else {
-      for (int64_t i = 0; i < N * D; ++i) tmp[size_t(i)] += x[i];
-      apply_norm(n, tmp.data(), N, D, x);
+      be.axpby(tmp, x, N * D, 1.f, 1.f);
+      apply_norm(n, tmp, N, D, x);
     }
   };
-  auto normed = [&](const Norm& n) -> const float* {
+  auto normed = [&](const Norm& n) -> Span {
     if (!c.prenorm) return x;
-    apply_norm(n, x, N, D, h.data());
-    return h.data();
+    apply_norm(n, x, N, D, h);
+    return Span(h);
   };
 
   for (int64_t l = 0; l < c.layers; ++l) {
     const Block& b = blocks_[size_t(l)];
-    attention_sublayer(s, b.self, false, l, rows, counts, starts, normed(b.self.norm), tmp.data());
+    attention_sublayer(s, b.self, false, l, rows, counts, starts, normed(b.self.norm), tmp);
     residual(b.self.norm);
     if (b.has_cross) {
       for (auto r : rows)
         ALM_CHECK_ARG(s.ctx_len_[size_t(r)] > 0, "row ", r, " has no cross-attention context");
-      attention_sublayer(s, b.cross, true, l, rows, counts, starts, normed(b.cross.norm), tmp.data());
+      attention_sublayer(s, b.cross, true, l, rows, counts, starts, normed(b.cross.norm), tmp);
       residual(b.cross.norm);
     }
-    const float* hin = normed(b.ff_norm);
-    linear(b.up, hin, N, u.data());
-    float* act_out = u.data();
+    be.linear(normed(b.ff_norm), N, b.up, u, false);
+    Span act_out(u);
     if (c.ff == "geglu") {
-      const int64_t F = c.ff_dim;
-      for (int64_t i = 0; i < N; ++i) std::copy(u.data() + i * 2 * F + F, u.data() + (i + 1) * 2 * F, g.data() + i * F);
-      gelu(g.data(), N * F);
-      for (int64_t i = 0; i < N; ++i)
-        for (int64_t j = 0; j < F; ++j) g[size_t(i * F + j)] *= u[size_t(i * 2 * F + j)];
-      act_out = g.data();
-    } else if (c.ff == "gelu") {
-      gelu(u.data(), N * up_rows);
-    } else if (c.ff == "gelu_tanh") {
-      gelu_tanh(u.data(), N * up_rows);
+      be.geglu(u, N, c.ff_dim, g);
+      act_out = Span(g);
     } else {
-      for (auto& v : u) v = v > 0 ? v : 0;
+      be.activate(c.ff == "gelu" ? Activation::Gelu : c.ff == "gelu_tanh" ? Activation::GeluTanh : Activation::Relu, u,
+                  N * up_rows, 1.f);
     }
-    if (c.ff_inner_norm)
-      layer_norm(act_out, N, c.ff_dim, b.ff_inner_norm.w.data(), b.ff_inner_norm.b.data(), c.norm_eps, act_out);
-    linear(b.down, act_out, N, tmp.data());
+    if (c.ff_inner_norm) be.norm(NormKind::Layer, act_out, N, c.ff_dim, b.ff_inner_norm.w, b.ff_inner_norm.b, c.norm_eps, act_out);
+    be.linear(act_out, N, b.down, tmp, false);
     residual(b.ff_norm);
   }
   if (c.final_norm) apply_norm(final_norm_, x, N, D, x);
   for (size_t i = 0; i < rows.size(); ++i) s.len_[size_t(rows[i])] += counts[i];
 }
 
-void TransformerModel::head(const float* hidden, int64_t n, int64_t h, float* logits) const {
+void TransformerModel::head(Span hidden, int64_t n, int64_t h, Span logits) const {
   ALM_CHECK_ARG(h >= 0 && h < cfg_.output_heads, "output head ", h, " does not exist (the model has ", cfg_.output_heads, ")");
-  linear(heads_[size_t(h)], hidden, n, logits);
+  be_->linear(hidden, n, heads_[size_t(h)], logits, false);
 }
 
 void TransformerModel::encode_context(TransformerSession& s, int64_t row, const float* ctx, int64_t tc) const {
   const int64_t kvd = cfg_.kv_heads * cfg_.head_dim;
+  Buffer c = be_->upload_f32(ctx, tc * cfg_.context_dim);
   for (int64_t l = 0; l < cfg_.layers; ++l) {
     const Block& b = blocks_[size_t(l)];
-    auto& k = s.ctx_k_[size_t(l * s.batch_ + row)];
-    auto& v = s.ctx_v_[size_t(l * s.batch_ + row)];
-    k.assign(size_t(tc * kvd), 0.f);
-    v.assign(size_t(tc * kvd), 0.f);
-    linear(b.cross.k, ctx, tc, k.data());
-    linear(b.cross.v, ctx, tc, v.data());
+    Buffer& k = s.ctx_k_[size_t(l * s.batch_ + row)];
+    Buffer& v = s.ctx_v_[size_t(l * s.batch_ + row)];
+    k = be_->alloc_f32(tc * kvd);
+    v = be_->alloc_f32(tc * kvd);
+    be_->linear(c, tc, b.cross.k, k, false);
+    be_->linear(c, tc, b.cross.v, v, false);
   }
   s.ctx_len_[size_t(row)] = tc;
 }

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "core/backend.h"
 #include "core/json.h"
 #include "core/safetensors.h"
 #include "core/tensor.h"
-#include "cpu/sample.h"
 
 namespace alm {
 
@@ -48,12 +48,8 @@ struct TransformerConfig {
   static TransformerConfig from_json(const Json& j, const std::string& what);
 };
 
-struct Linear {
-  Tensor w, b;  // w [out, in], b [out] or undefined
-  int64_t out = 0, in = 0;
-};
 struct Norm {
-  Tensor w, b;
+  Weight w, b;
 };
 struct AttentionWeights {
   Norm norm;
@@ -71,38 +67,42 @@ class TransformerSession;
 
 class TransformerModel {
  public:
-  static std::shared_ptr<TransformerModel> load(const std::string& path);
+  // Loads the weights into `backend`'s memory (the CPU backend keeps them where the file is).
+  static std::shared_ptr<TransformerModel> load(const std::string& path, Backend& backend = cpu_backend());
   const TransformerConfig& config() const { return cfg_; }
   size_t weight_bytes() const { return weight_bytes_; }
+  Backend& backend() const { return *be_; }
 
-  // Embeds `n` positions (tokens [n, input_codebooks]; -1 = codebook not given) at `positions`.
-  void embed(const int32_t* tokens, int64_t n, const int64_t* positions, float* x) const;
+  // Embeds `n` positions (host tokens [n, input_codebooks]; -1 = codebook not given) at host
+  // `positions` into x [n, dim].
+  void embed(const int32_t* tokens, int64_t n, const int64_t* positions, Span x) const;
   // Runs the blocks over new positions of several rows of `s`, appending their keys/values.
   // rows[i] gets counts[i] positions starting at its current length; x is [Σcounts, dim] in that
-  // order (the embeddings of `tokens`, [Σcounts, input_codebooks]) and is transformed in place
-  // into the final hidden states.
+  // order (the embeddings of the host `tokens`, [Σcounts, input_codebooks]) and is transformed in
+  // place into the final hidden states.
   void forward(TransformerSession& s, const std::vector<int64_t>& rows, const std::vector<int64_t>& counts,
-               const int32_t* tokens, float* x) const;
+               const int32_t* tokens, Span x) const;
   // logits [n, output_size] = head[h](hidden [n, dim]) (after the final norm).
-  void head(const float* hidden, int64_t n, int64_t h, float* logits) const;
-  // Cross-attention keys/values of one row's context [tc, context_dim], for every layer.
+  void head(Span hidden, int64_t n, int64_t h, Span logits) const;
+  // Cross-attention keys/values of one row's host context [tc, context_dim], for every layer.
   void encode_context(TransformerSession& s, int64_t row, const float* ctx, int64_t tc) const;
 
  private:
   TransformerModel() = default;
   void attention_sublayer(TransformerSession& s, const AttentionWeights& w, bool cross, int64_t layer,
                           const std::vector<int64_t>& rows, const std::vector<int64_t>& counts,
-                          const std::vector<int64_t>& starts, const float* h, float* out) const;
-  void apply_norm(const Norm& n, const float* x, int64_t rows, int64_t dim, float* y) const;
+                          const std::vector<int64_t>& starts, Span h, Span out) const;
+  void apply_norm(const Norm& n, Span x, int64_t rows, int64_t dim, Span y) const;
 
   TransformerConfig cfg_;
+  Backend* be_ = nullptr;
   std::shared_ptr<WeightsFile> file_;
-  std::vector<Tensor> tok_emb_;
-  Tensor pos_emb_;
-  Tensor rel_bias_;   // t5: [buckets, heads]
-  Tensor bias_table_; // [heads, 2*max_positions-1]
-  std::vector<uint8_t> token_segment_;  // [vocab] (segment_bias)
-  Tensor segment_bias_;                 // [heads] (segment_bias)
+  std::vector<Weight> tok_emb_;
+  Weight pos_emb_;
+  Tensor rel_bias_;   // t5: [buckets, heads], on the host: sessions build their bias tables from it
+  Tensor bias_table_; // [heads, 2*max_positions-1], likewise
+  std::vector<uint8_t> token_segment_;  // [vocab] (segment_bias), on the host
+  Weight segment_bias_;                 // [heads] (segment_bias)
   std::vector<Block> blocks_;
   Norm final_norm_;
   std::vector<Linear> heads_;
@@ -130,8 +130,8 @@ class TransformerSession {
   // Appends tokens to rows without resetting them (rows given an empty vector are left alone)
   // and refreshes their last-position logits.
   void extend(const std::vector<std::vector<int32_t>>& tokens);
-  // Logits for the next token of each row, [batch, output_size].
-  const std::vector<float>& last_logits() const { return last_logits_; }
+  // Logits for the next token of each row, [batch, output_size] (downloaded by this call).
+  const std::vector<float>& last_logits();
 
   struct GenerateRequest {
     int64_t steps = 0;
@@ -158,18 +158,22 @@ class TransformerSession {
   friend class TransformerModel;
   void run(const std::vector<std::vector<int32_t>>& prompts, const std::vector<std::vector<float>>* contexts,
            bool all_logits, int64_t head, std::vector<std::vector<float>>* all_out);
-  float* k_at(int64_t layer, int64_t row) { return k_.data() + ((layer * batch_ + row) * capacity_) * kv_dim_; }
-  float* v_at(int64_t layer, int64_t row) { return v_.data() + ((layer * batch_ + row) * capacity_) * kv_dim_; }
+  Span k_at(int64_t layer, int64_t row) const { return Span(k_).at(((layer * batch_ + row) * capacity_) * kv_dim_); }
+  Span v_at(int64_t layer, int64_t row) const { return Span(v_).at(((layer * batch_ + row) * capacity_) * kv_dim_); }
+  // Logits of the last position of each listed row ([Σcounts, dim] hidden states x) into logits_.
+  void keep_last_logits(Span x, const std::vector<int64_t>& rows, const std::vector<int64_t>& counts);
 
   std::shared_ptr<const TransformerModel> model_;
+  Backend& be_;
   int64_t batch_, capacity_, kv_dim_;
-  std::vector<float> k_, v_;               // [layers, batch, capacity, kv_dim]
+  Buffer k_, v_;                           // [layers, batch, capacity, kv_dim]
   std::vector<int64_t> len_;
   std::vector<bool> stopped_;
-  std::vector<float> last_logits_;         // [batch, output_size]
-  std::vector<float> rel_;                 // [heads, 2*capacity-1] bias by (key - query) + capacity-1
-  std::vector<uint8_t> seg_;               // [batch, capacity] segment of each position (segment_bias)
-  std::vector<std::vector<float>> ctx_k_, ctx_v_;  // [layers*batch] of [tc, kv_dim]
+  Buffer logits_;                          // [batch, output_size]: each row's next-token logits
+  std::vector<float> host_logits_;         // last_logits()'s copy
+  Buffer rel_;                             // [heads, 2*capacity-1] bias by (key - query) + capacity-1
+  Buffer seg_;                             // [batch, capacity] uint8 segment of each position (segment_bias)
+  std::vector<Buffer> ctx_k_, ctx_v_;      // [layers*batch] of [tc, kv_dim]
   std::vector<int64_t> ctx_len_;
   std::atomic<bool> abort_{false};
 };

@@ -254,7 +254,7 @@ TEST(weight_norm_folds_over_the_kernel_dim) {
 }
 
 TEST(hubert_hidden_states_match_reference_at_every_layer) {
-  auto tok = SemanticTokenizer::load(hubert_component("all_layers.safetensors", 3, 3));
+  auto tok = SemanticTokenizer::load(hubert_component("all_layers.safetensors", 3, 3), backend_named("cpu"));
   const HubertModel* h = tok->hubert();
   EXPECT(h != nullptr && h->loaded_layers() == 3);
   for (int i : kInputs) {
@@ -276,7 +276,7 @@ TEST(hubert_hidden_states_match_reference_at_every_layer) {
 TEST(hubert_features_in_blocks_match_one_pass) {
   // Long inputs run the conv stack a block of frames at a time, with the first layer's group norm
   // statistics from a streamed pass: blocks of 1, 3 and 7 frames against the whole input at once.
-  auto tok = SemanticTokenizer::load(hubert_component("blocks.safetensors", 1, 1));
+  auto tok = SemanticTokenizer::load(hubert_component("blocks.safetensors", 1, 1), backend_named("cpu"));
   const HubertModel* h = tok->hubert();
   for (int i : kInputs) {
     auto wav = f32(idx("input", i));
@@ -299,7 +299,7 @@ TEST(hubert_tokens_match_sklearn_labels) {
   // The converter's layout: layer 2 clustered, layers past 2 not stored.
   for (auto [km, labels] : {std::pair<std::string, std::string>{"kmeans_centroids.npy", "labels"},
                             {"kmeans_minibatch_centroids.npy", "minibatch_labels"}}) {
-    auto tok = SemanticTokenizer::load(hubert_component("layer2_" + km + ".safetensors", 2, 2, km));
+    auto tok = SemanticTokenizer::load(hubert_component("layer2_" + km + ".safetensors", 2, 2, km), backend_named("cpu"));
     const auto& c = tok->config();
     EXPECT(c.frontend == "hubert" && c.layer == 2 && c.feature_dim() == 32 && c.clusters == 16);
     EXPECT(std::abs(c.frame_rate() - 50.0) < 1e-12);
@@ -314,7 +314,7 @@ TEST(hubert_tokens_match_sklearn_labels) {
 }
 
 TEST(layer_zero_runs_no_encoder_layer) {
-  auto tok = SemanticTokenizer::load(hubert_component("layer0.safetensors", 0, 0));
+  auto tok = SemanticTokenizer::load(hubert_component("layer0.safetensors", 0, 0), backend_named("cpu"));
   EXPECT(tok->config().layer == 0 && tok->hubert()->loaded_layers() == 0);
   for (int i : kInputs) {
     auto wav = f32(idx("input", i));
@@ -344,14 +344,14 @@ TEST(positional_conv_weight_in_every_stored_form_gives_the_same_features) {
   auto wav = f32("input_1.npy");
   auto want = f32("hidden_1_L2.npy");
   for (auto& [name, t] : {std::pair<std::string, StMap>{"gv", gv}, {"folded", folded}}) {
-    auto tok = SemanticTokenizer::load(hubert_component("pos_" + name + ".safetensors", 2, 2, "kmeans_centroids.npy", t));
+    auto tok = SemanticTokenizer::load(hubert_component("pos_" + name + ".safetensors", 2, 2, "kmeans_centroids.npy", t), backend_named("cpu"));
     expect_close(tok->features(wav.data(), int64_t(wav.size())), want, "pos conv stored as " + name);
   }
 }
 
 TEST(frames_follow_the_receptive_field_and_hop) {
-  auto tok = SemanticTokenizer::load(hubert_component("frames.safetensors", 1, 1));
-  auto mf = SemanticTokenizer::load(mfcc_component("frames_mfcc.safetensors"));
+  auto tok = SemanticTokenizer::load(hubert_component("frames.safetensors", 1, 1), backend_named("cpu"));
+  auto mf = SemanticTokenizer::load(mfcc_component("frames_mfcc.safetensors"), backend_named("cpu"));
   auto long_wav = f32("input_1.npy");
   for (int64_t T : {400, 719, 720, 1039, 1040, 8000, 20800}) {
     const int64_t want = (T - 400) / 320 + 1;
@@ -363,7 +363,7 @@ TEST(frames_follow_the_receptive_field_and_hop) {
 }
 
 TEST(batch_items_are_independent_of_their_batch) {
-  auto tok = SemanticTokenizer::load(hubert_component("batch.safetensors", 2, 2));
+  auto tok = SemanticTokenizer::load(hubert_component("batch.safetensors", 2, 2), backend_named("cpu"));
   std::vector<std::vector<float>> wavs = {f32("input_1.npy"), f32("input_2.npy"), f32("input_0.npy")};
   auto feats = tok->features(wavs);
   auto toks = tok->tokenize(wavs);
@@ -377,8 +377,8 @@ TEST(batch_items_are_independent_of_their_batch) {
 }
 
 TEST(mfcc_features_and_tokens_match_reference) {
-  auto tok = SemanticTokenizer::load(mfcc_component("mfcc.safetensors"));
-  auto raw = SemanticTokenizer::load(mfcc_component("mfcc_raw.safetensors", "{\"cmvn\":false}"));
+  auto tok = SemanticTokenizer::load(mfcc_component("mfcc.safetensors"), backend_named("cpu"));
+  auto raw = SemanticTokenizer::load(mfcc_component("mfcc_raw.safetensors", "{\"cmvn\":false}"), backend_named("cpu"));
   const auto& c = tok->config();
   EXPECT(c.frontend == "mfcc" && c.feature_dim() == 39 && c.clusters == 16 && tok->hubert() == nullptr);
   for (int i : kInputs) {
@@ -402,8 +402,8 @@ TEST(mfcc_filterbank_matches_reference) {
 }
 
 TEST(bad_audio_is_a_clear_error) {
-  auto hub = SemanticTokenizer::load(hubert_component("bad_audio.safetensors", 1, 1));
-  auto mf = SemanticTokenizer::load(mfcc_component("bad_audio_mfcc.safetensors"));
+  auto hub = SemanticTokenizer::load(hubert_component("bad_audio.safetensors", 1, 1), backend_named("cpu"));
+  auto mf = SemanticTokenizer::load(mfcc_component("bad_audio_mfcc.safetensors"), backend_named("cpu"));
   auto wav = f32("input_0.npy");
   for (auto* t : {hub.get(), mf.get()}) {
     EXPECT_THROWS_CODE(t->tokenize(wav.data(), 399), "ERR_AUDIOLM_INVALID_ARGUMENT");
@@ -429,27 +429,27 @@ TEST(bad_components_are_clear_errors) {
     StMap t = hf_tensors();
     t["feature_extractor.conv_layers.3.conv.weight"].shape = {16, 16, 2};
     t["feature_extractor.conv_layers.3.conv.weight"].data.resize(16 * 16 * 2);
-    EXPECT_THROWS_CODE(SemanticTokenizer::load(hubert_component("bad_conv.safetensors", 1, 1, "kmeans_centroids.npy", t)), bad);
+    EXPECT_THROWS_CODE(SemanticTokenizer::load(hubert_component("bad_conv.safetensors", 1, 1, "kmeans_centroids.npy", t), backend_named("cpu")), bad);
   }
-  EXPECT_THROWS_CODE(SemanticTokenizer::load(hubert_component("bad_km.safetensors", 1, 1, "mfcc_kmeans_centroids.npy")), bad);
+  EXPECT_THROWS_CODE(SemanticTokenizer::load(hubert_component("bad_km.safetensors", 1, 1, "mfcc_kmeans_centroids.npy"), backend_named("cpu")), bad);
   {
     StMap t;
     t["kmeans.centroids"] = centroids("kmeans_centroids.npy");  // 32-dimensional, MFCC is 39
     write_safetensors(scratch().file("bad_mfcc_km.safetensors"), top_config("mfcc", 16).str(), t);
-    EXPECT_THROWS_CODE(SemanticTokenizer::load(scratch().file("bad_mfcc_km.safetensors")), bad);
+    EXPECT_THROWS_CODE(SemanticTokenizer::load(scratch().file("bad_mfcc_km.safetensors"), backend_named("cpu")), bad);
     t["kmeans.centroids"] = centroids("mfcc_kmeans_centroids.npy");
     t["kmeans.centroids"].data[17] = std::nanf("");
     write_safetensors(scratch().file("nan_km.safetensors"), top_config("mfcc", 16).str(), t);
-    EXPECT_THROWS_CODE(SemanticTokenizer::load(scratch().file("nan_km.safetensors")), bad);
+    EXPECT_THROWS_CODE(SemanticTokenizer::load(scratch().file("nan_km.safetensors"), backend_named("cpu")), bad);
   }
   // Layer 2 clustered but only layer 1 stored: the config says so and is refused; a config that
   // claims the layer is there while its tensors are missing names the tensor.
-  EXPECT_THROWS_CODE(SemanticTokenizer::load(hubert_component("few_layers.safetensors", 2, 1)), bad);
+  EXPECT_THROWS_CODE(SemanticTokenizer::load(hubert_component("few_layers.safetensors", 2, 1), backend_named("cpu")), bad);
   {
     StMap t = hf_tensors();
     t.erase("encoder.layers.1.feed_forward.output_dense.weight");
     try {
-      SemanticTokenizer::load(hubert_component("missing.safetensors", 2, 2, "kmeans_centroids.npy", t));
+      SemanticTokenizer::load(hubert_component("missing.safetensors", 2, 2, "kmeans_centroids.npy", t), backend_named("cpu"));
       throw alm_test::Failure{"a missing tensor was accepted"};
     } catch (const Error& e) {
       EXPECT(std::string(e.code()) == bad);
@@ -469,19 +469,19 @@ TEST(bad_components_are_clear_errors) {
     Obj c = top_config("hubert", 16);
     return c.set("layer", "1").set("hubert", h.str());
   };
-  EXPECT_THROWS_CODE(SemanticTokenizer::load(with_config("fe.safetensors", top_config("wav2vec", 16).set("layer", "1"))), bad);
-  EXPECT_THROWS_CODE(SemanticTokenizer::load(with_config("fam.safetensors", top_config("hubert", 16).set("family", "\"encodec\""))), bad);
-  EXPECT_THROWS_CODE(SemanticTokenizer::load(with_config("nohub.safetensors", top_config("hubert", 16).set("layer", "1"))), bad);
-  EXPECT_THROWS_CODE(SemanticTokenizer::load(with_config("norm.safetensors", hub_cfg("featExtractNorm", "\"batch\""))), bad);
-  EXPECT_THROWS_CODE(SemanticTokenizer::load(with_config("heads.safetensors", hub_cfg("heads", "5"))), bad);
-  EXPECT_THROWS_CODE(SemanticTokenizer::load(with_config("convs.safetensors", hub_cfg("convStride", "[5,2]"))), bad);
-  EXPECT_THROWS_CODE(SemanticTokenizer::load(with_config("stable.safetensors", hub_cfg("doStableLayerNorm", "true"))), "ERR_AUDIOLM_UNSUPPORTED");
-  EXPECT_THROWS_CODE(SemanticTokenizer::load(with_config("layer.safetensors", hub_cfg("layers", "3").set("layer", "4"))), bad);
-  EXPECT_THROWS_CODE(SemanticTokenizer::load(mfcc_component("mfcc_key.safetensors", "{\"nfft\":512}")), bad);
-  EXPECT_THROWS_CODE(SemanticTokenizer::load(mfcc_component("mfcc_scale.safetensors", "{\"melScale\":\"slaney\"}")), "ERR_AUDIOLM_UNSUPPORTED");
-  EXPECT_THROWS_CODE(SemanticTokenizer::load(mfcc_component("mfcc_mels.safetensors", "{\"nMels\":400}")), bad);
-  EXPECT_THROWS_CODE(SemanticTokenizer::load(mfcc_component("mfcc_fmax.safetensors", "{\"fMax\":9000}")), bad);
-  EXPECT_THROWS_CODE(SemanticTokenizer::load(scratch().file("does-not-exist.safetensors")), "ERR_AUDIOLM_IO");
+  EXPECT_THROWS_CODE(SemanticTokenizer::load(with_config("fe.safetensors", top_config("wav2vec", 16).set("layer", "1")), backend_named("cpu")), bad);
+  EXPECT_THROWS_CODE(SemanticTokenizer::load(with_config("fam.safetensors", top_config("hubert", 16).set("family", "\"encodec\"")), backend_named("cpu")), bad);
+  EXPECT_THROWS_CODE(SemanticTokenizer::load(with_config("nohub.safetensors", top_config("hubert", 16).set("layer", "1")), backend_named("cpu")), bad);
+  EXPECT_THROWS_CODE(SemanticTokenizer::load(with_config("norm.safetensors", hub_cfg("featExtractNorm", "\"batch\"")), backend_named("cpu")), bad);
+  EXPECT_THROWS_CODE(SemanticTokenizer::load(with_config("heads.safetensors", hub_cfg("heads", "5")), backend_named("cpu")), bad);
+  EXPECT_THROWS_CODE(SemanticTokenizer::load(with_config("convs.safetensors", hub_cfg("convStride", "[5,2]")), backend_named("cpu")), bad);
+  EXPECT_THROWS_CODE(SemanticTokenizer::load(with_config("stable.safetensors", hub_cfg("doStableLayerNorm", "true")), backend_named("cpu")), "ERR_AUDIOLM_UNSUPPORTED");
+  EXPECT_THROWS_CODE(SemanticTokenizer::load(with_config("layer.safetensors", hub_cfg("layers", "3").set("layer", "4")), backend_named("cpu")), bad);
+  EXPECT_THROWS_CODE(SemanticTokenizer::load(mfcc_component("mfcc_key.safetensors", "{\"nfft\":512}"), backend_named("cpu")), bad);
+  EXPECT_THROWS_CODE(SemanticTokenizer::load(mfcc_component("mfcc_scale.safetensors", "{\"melScale\":\"slaney\"}"), backend_named("cpu")), "ERR_AUDIOLM_UNSUPPORTED");
+  EXPECT_THROWS_CODE(SemanticTokenizer::load(mfcc_component("mfcc_mels.safetensors", "{\"nMels\":400}"), backend_named("cpu")), bad);
+  EXPECT_THROWS_CODE(SemanticTokenizer::load(mfcc_component("mfcc_fmax.safetensors", "{\"fMax\":9000}"), backend_named("cpu")), bad);
+  EXPECT_THROWS_CODE(SemanticTokenizer::load(scratch().file("does-not-exist.safetensors"), backend_named("cpu")), "ERR_AUDIOLM_IO");
 }
 
 TEST_MAIN()

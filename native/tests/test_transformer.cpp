@@ -63,7 +63,7 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want,
 
 TEST(full_forward_logits_match_reference_per_row_and_ragged_batch) {
   for (auto& dir : variants()) {
-    auto model = TransformerModel::load(dir + "/model.safetensors");
+    auto model = TransformerModel::load(dir + "/model.safetensors", backend_named("cpu"));
     const auto& c = model->config();
     auto rows = rows_of(dir);
     std::vector<std::vector<int32_t>> prompts;
@@ -100,7 +100,7 @@ TEST(full_forward_logits_match_reference_per_row_and_ragged_batch) {
 
 TEST(kv_cached_steps_give_the_full_forward_logits) {
   for (auto& dir : variants()) {
-    auto model = TransformerModel::load(dir + "/model.safetensors");
+    auto model = TransformerModel::load(dir + "/model.safetensors", backend_named("cpu"));
     const auto& c = model->config();
     if (!c.causal) continue;  // a bidirectional model has no incremental decoding
     auto rows = rows_of(dir);
@@ -138,7 +138,7 @@ TEST(kv_cached_steps_give_the_full_forward_logits) {
 
 TEST(greedy_generation_gives_the_reference_tokens) {
   for (auto& dir : variants()) {
-    auto model = TransformerModel::load(dir + "/model.safetensors");
+    auto model = TransformerModel::load(dir + "/model.safetensors", backend_named("cpu"));
     const auto& c = model->config();
     if (!c.causal || c.input_codebooks > 1) continue;
     for (int r : rows_of(dir)) {
@@ -163,7 +163,7 @@ namespace {
 // A causal fixture model for the generation-invariant tests below.
 std::shared_ptr<TransformerModel> any_causal_model() {
   for (auto& dir : variants()) {
-    auto m = TransformerModel::load(dir + "/model.safetensors");
+    auto m = TransformerModel::load(dir + "/model.safetensors", backend_named("cpu"));
     if (m->config().causal && !m->config().cross_attention && m->config().input_codebooks == 1) return m;
   }
   throw alm_test::Failure{"no causal fixture"};

@@ -1,0 +1,288 @@
+// The backend interface (core/backend.h): every op of the CPU backend against a plain reference
+// or the kernel it wraps, on random inputs; the strict backend giving the same results bit for
+// bit; and the strict backend's promise, that host code cannot touch its memory (a read through
+// a handle kills the process that tries it: checked in a forked child), shown to hold.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <csignal>
+#include <cstring>
+
+#include "core/backend.h"
+#include "cpu/act.h"
+#include "cpu/attention.h"
+#include "cpu/norm.h"
+#include "cpu/sample.h"
+#include "harness.h"
+
+using namespace alm;
+using alm_test::random_vec;
+
+namespace {
+
+constexpr double kTol = 1e-6;  // relative L2 against the plain references below (f32 kernels)
+
+Backend* backends[] = {&cpu_backend(), &strict_backend()};
+
+Buffer up(Backend& be, const std::vector<float>& v) { return be.upload_f32(v.data(), int64_t(v.size())); }
+std::vector<float> down(Backend& be, const Buffer& b, size_t n) { return be.download_f32(b, int64_t(n)); }
+Weight weight(Backend& be, const std::vector<float>& v, Shape shape) {
+  Tensor t = Tensor::empty(std::move(shape));
+  std::copy(v.begin(), v.end(), t.data());
+  return be.weight(t);
+}
+
+void expect_same(const std::vector<float>& a, const std::vector<float>& b, const std::string& what) {
+  EXPECT_MSG(a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * 4) == 0, what + ": cpu and strict differ");
+}
+
+// Runs fn(backend) on each backend and expects the same floats from both.
+template <typename Fn>
+std::vector<float> on_both(const std::string& what, const Fn& fn) {
+  std::vector<float> first = fn(*backends[0]);
+  expect_same(first, fn(*backends[1]), what);
+  return first;
+}
+
+// True when fn, run in a child process, dies of a signal (SIGSEGV or SIGBUS).
+template <typename Fn>
+bool child_faults(const Fn& fn) {
+  std::fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    fn();
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS);
+}
+
+}  // namespace
+
+TEST(transfers_round_trip_and_copy_and_fill) {
+  const auto x = random_vec(1000, 1);
+  on_both("transfers", [&](Backend& be) {
+    Buffer a = up(be, x), b = be.alloc_f32(1000);
+    be.copy(Span(b), Span(a).at(10), 990 * 4);
+    be.fill(Span(b).at(990), 2.5f, 10);
+    std::vector<float> got = down(be, b, 1000);
+    for (int i = 0; i < 990; ++i) EXPECT(got[size_t(i)] == x[size_t(i + 10)]);
+    for (int i = 990; i < 1000; ++i) EXPECT(got[size_t(i)] == 2.5f);
+    return got;
+  });
+}
+
+TEST(linear_norm_activations_match_their_references) {
+  const int64_t n = 7, in = 33, out = 19;
+  const auto x = random_vec(size_t(n * in), 2), w = random_vec(size_t(out * in), 3), b = random_vec(size_t(out), 4);
+  // y = x wᵀ + b in double.
+  std::vector<float> ref(size_t(n * out));
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t o = 0; o < out; ++o) {
+      double acc = b[size_t(o)];
+      for (int64_t k = 0; k < in; ++k) acc += double(x[size_t(r * in + k)]) * w[size_t(o * in + k)];
+      ref[size_t(r * out + o)] = float(acc);
+    }
+  auto got = on_both("linear", [&](Backend& be) {
+    Linear L;
+    L.w = weight(be, w, {out, in});
+    L.b = weight(be, b, {out});
+    L.out = out;
+    L.in = in;
+    Buffer xb = up(be, x), y = be.alloc_f32(n * out);
+    be.linear(xb, n, L, y, false);
+    return down(be, y, size_t(n * out));
+  });
+  EXPECT_CLOSE(got.data(), ref.data(), ref.size(), kTol);
+
+  const auto g = random_vec(size_t(in), 5, 0.5f, 1.5f), gb = random_vec(size_t(in), 6);
+  for (NormKind kind : {NormKind::Layer, NormKind::Rms}) {
+    std::vector<float> want(x.size());
+    if (kind == NormKind::Layer) layer_norm_ref(x.data(), n, in, g.data(), gb.data(), 1e-5f, want.data());
+    else rms_norm_ref(x.data(), n, in, g.data(), 1e-5f, want.data());
+    auto normed = on_both("norm", [&](Backend& be) {
+      Buffer xb = up(be, x);
+      Weight gw = weight(be, g, {in}), bw = kind == NormKind::Layer ? weight(be, gb, {in}) : Weight{};
+      be.norm(kind, xb, n, in, gw, bw, 1e-5f, xb);  // in place
+      return down(be, xb, x.size());
+    });
+    EXPECT_CLOSE(normed.data(), want.data(), want.size(), kTol);
+  }
+
+  for (Activation a : {Activation::Gelu, Activation::GeluTanh, Activation::Relu}) {
+    std::vector<float> want = x;
+    if (a == Activation::Gelu) gelu_ref(want.data(), int64_t(want.size()));
+    else if (a == Activation::GeluTanh) gelu_tanh_ref(want.data(), int64_t(want.size()));
+    else for (auto& v : want) v = v > 0 ? v : 0;
+    auto act = on_both("activate", [&](Backend& be) {
+      Buffer xb = up(be, x);
+      be.activate(a, xb, int64_t(x.size()), 1.f);
+      return down(be, xb, x.size());
+    });
+    EXPECT_CLOSE(act.data(), want.data(), want.size(), kTol);
+  }
+}
+
+TEST(geglu_axpby_gather_scatter_match_plain_loops) {
+  const int64_t rows = 5, F = 12;
+  const auto u = random_vec(size_t(rows * 2 * F), 7);
+  std::vector<float> want(size_t(rows * F));
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < F; ++j) {
+      float gate = u[size_t(i * 2 * F + F + j)];
+      gelu_ref(&gate, 1);
+      want[size_t(i * F + j)] = gate * u[size_t(i * 2 * F + j)];
+    }
+  auto got = on_both("geglu", [&](Backend& be) {
+    Buffer ub = up(be, u), g = be.alloc_f32(rows * F);
+    be.geglu(ub, rows, F, g);
+    return down(be, g, size_t(rows * F));
+  });
+  EXPECT_CLOSE(got.data(), want.data(), want.size(), kTol);
+
+  const auto y = random_vec(64, 8), x = random_vec(64, 9);
+  auto mixed = on_both("axpby", [&](Backend& be) {
+    Buffer yb = up(be, y), xb = up(be, x);
+    be.axpby(yb, xb, 64, 0.25f, -2.f);
+    return down(be, yb, 64);
+  });
+  for (size_t i = 0; i < 64; ++i) EXPECT(mixed[i] == 0.25f * y[i] + -2.f * x[i]);
+
+  const auto src = random_vec(6 * 4, 10);
+  const std::vector<int64_t> pick = {5, 0, 3};
+  auto gathered = on_both("gather", [&](Backend& be) {
+    Buffer s = up(be, src), d = be.alloc_f32(3 * 4);
+    be.gather_rows(s, 4, pick, d);
+    return down(be, d, 12);
+  });
+  for (size_t i = 0; i < pick.size(); ++i)
+    for (size_t j = 0; j < 4; ++j) EXPECT(gathered[i * 4 + j] == src[size_t(pick[i]) * 4 + j]);
+  auto scattered = on_both("scatter", [&](Backend& be) {
+    Buffer s = up(be, gathered), d = up(be, std::vector<float>(24, -1.f));
+    be.scatter_rows(s, 4, pick, d);
+    return down(be, d, 24);
+  });
+  for (size_t r = 0; r < 6; ++r)
+    for (size_t j = 0; j < 4; ++j) {
+      const bool picked = r == 5 || r == 0 || r == 3;
+      EXPECT(scattered[r * 4 + j] == (picked ? src[r * 4 + j] : -1.f));
+    }
+}
+
+TEST(embed_sums_codebooks_and_positions) {
+  const int64_t V = 11, D = 6, C = 2, n = 4, P = 8;
+  const auto t0 = random_vec(size_t(V * D), 11), t1 = random_vec(size_t(V * D), 12), pe = random_vec(size_t(P * D), 13);
+  const std::vector<int32_t> tokens = {3, 7, 10, -1, 0, 0, -1, 5};  // [n, C], -1: codebook not given
+  const std::vector<int64_t> positions = {0, 7, 2, 4};
+  auto got = on_both("embed", [&](Backend& be) {
+    Weight w0 = weight(be, t0, {V, D}), w1 = weight(be, t1, {V, D}), wp = weight(be, pe, {P, D});
+    Buffer x = be.alloc_f32(n * D);
+    be.embed({&w0, &w1}, &wp, tokens.data(), positions.data(), n, D, x);
+    return down(be, x, size_t(n * D));
+  });
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t d = 0; d < D; ++d) {
+      float want = 0.f;
+      if (tokens[size_t(i * C)] >= 0) want += t0[size_t(tokens[size_t(i * C)] * D + d)];
+      if (tokens[size_t(i * C + 1)] >= 0) want += t1[size_t(tokens[size_t(i * C + 1)] * D + d)];
+      want += pe[size_t(positions[size_t(i)] * D + d)];
+      EXPECT(got[size_t(i * D + d)] == want);
+    }
+}
+
+TEST(ragged_attention_and_rotary_match_the_reference_per_row) {
+  AttentionShape shape{4, 2, 8, 0.35f, true};
+  const int64_t qd = shape.heads * shape.head_dim, kvd = shape.kv_heads * shape.head_dim;
+  // Two rows: 3 new queries at positions 5..7 over 8 keys, and 1 query at position 2 over 3 keys.
+  const std::vector<int64_t> tq = {3, 1}, pos0 = {5, 2}, tk = {8, 3};
+  const auto q = random_vec(size_t(4 * qd), 14), k0 = random_vec(size_t(8 * kvd), 15), v0 = random_vec(size_t(8 * kvd), 16);
+  const auto k1 = random_vec(size_t(3 * kvd), 17), v1 = random_vec(size_t(3 * kvd), 18);
+  const int64_t cap = 8, R = 2 * cap - 1;
+  const auto rel = random_vec(size_t(shape.heads * R), 19);
+  std::vector<float> want(q.size());
+  attention_ref(shape, q.data(), 3, 5, k0.data(), v0.data(), 8, kvd, rel.data(), R, cap - 1, want.data());
+  attention_ref(shape, q.data() + 3 * qd, 1, 2, k1.data(), v1.data(), 3, kvd, rel.data(), R, cap - 1, want.data() + 3 * qd);
+  auto got = on_both("attention", [&](Backend& be) {
+    Buffer qb = up(be, q), out = be.alloc_f32(int64_t(q.size()));
+    Buffer kb0 = up(be, k0), vb0 = up(be, v0), kb1 = up(be, k1), vb1 = up(be, v1), rb = up(be, rel);
+    std::vector<AttentionRow> rows(2);
+    rows[0] = {0, 3, 5, kb0, vb0, 8, kvd, Span()};
+    rows[1] = {3, 1, 2, kb1, vb1, 3, kvd, Span()};
+    AttentionBias bias;
+    bias.rel = rb;
+    bias.rel_len = R;
+    bias.rel_offset = cap - 1;
+    be.attention(shape, qb, rows, bias, out);
+    return down(be, out, q.size());
+  });
+  EXPECT_CLOSE(got.data(), want.data(), want.size(), 1e-5);
+
+  const std::vector<int64_t> positions = {3, 9, 0, 4};
+  std::vector<float> rot = q;
+  rotary_ref(rot.data(), 4, shape.heads, shape.head_dim, 6, positions.data(), 10000.f);
+  auto rotated = on_both("rotary", [&](Backend& be) {
+    Buffer qb = up(be, q);
+    be.rotary(qb, 4, shape.heads, shape.head_dim, 6, positions.data(), 10000.f);
+    return down(be, qb, q.size());
+  });
+  EXPECT_CLOSE(rotated.data(), rot.data(), rot.size(), 1e-6);
+}
+
+TEST(sample_picks_the_reference_token_with_and_without_guidance) {
+  const int64_t V = 50, B = 3;
+  const auto logits = random_vec(size_t(B * V), 20, -4.f, 4.f);
+  TokenRange range{10, 30, {2}};
+  std::vector<SampleJob> jobs(3);
+  for (int j = 0; j < 3; ++j) {
+    jobs[size_t(j)].row = j;
+    jobs[size_t(j)].seed = 1000 + uint64_t(j);
+    jobs[size_t(j)].counter = 17;
+  }
+  jobs[1].range = &range;
+  jobs[1].params.top_k = 5;
+  jobs[2].guide = 0;
+  jobs[2].scale = 1.5f;
+  jobs[2].params.temperature = 0.7f;
+  std::vector<int32_t> want(3);
+  std::vector<float> scratch, mixed(static_cast<size_t>(V));
+  want[0] = sample_token_ref(logits.data(), V, jobs[0].params, nullptr, rng_uniform(1000, 17), scratch);
+  want[1] = sample_token_ref(logits.data() + V, V, jobs[1].params, &range, rng_uniform(1001, 17), scratch);
+  for (int64_t v = 0; v < V; ++v) mixed[size_t(v)] = logits[size_t(2 * V + v)] + 1.5f * (logits[size_t(2 * V + v)] - logits[size_t(v)]);
+  want[2] = sample_token_ref(mixed.data(), V, jobs[2].params, nullptr, rng_uniform(1002, 17), scratch);
+  for (Backend* be : backends) {
+    Buffer lb = up(*be, logits);
+    std::vector<int32_t> got(3);
+    be->sample(lb, V, jobs, got.data());
+    EXPECT_MSG(got == want, std::string(be->name()) + ": sampled tokens differ from the reference");
+  }
+}
+
+TEST(strict_memory_cannot_be_read_from_the_host) {
+  const auto x = random_vec(256, 21);
+  Buffer cpu = up(cpu_backend(), x), strict = up(strict_backend(), x);
+  // The same deliberate host read: harmless on the CPU backend, fatal on the strict one.
+  volatile float sink = 0;
+  EXPECT_MSG(!child_faults([&] { sink = static_cast<const float*>(cpu->handle())[7]; }), "reading a cpu buffer from the host faulted");
+  EXPECT_MSG(child_faults([&] { sink = static_cast<const float*>(strict->handle())[7]; }),
+             "reading a strict buffer from the host did not fault: the strict backend proves nothing");
+  EXPECT_MSG(child_faults([&] { static_cast<float*>(strict->handle())[0] = 1.f; }), "writing a strict buffer from the host did not fault");
+  // Through the backend's own transfers the data is there.
+  EXPECT(down(strict_backend(), strict, 256) == x);
+  (void)sink;
+}
+
+TEST(strict_memory_nothing_wrote_reads_nan) {
+  Buffer b = strict_backend().alloc_f32(16);
+  for (float v : down(strict_backend(), b, 16)) EXPECT(std::isnan(v));
+}
+
+TEST(buffers_stay_with_their_backend) {
+  Buffer a = cpu_backend().alloc_f32(8), b = strict_backend().alloc_f32(8);
+  EXPECT_THROWS_CODE(strict_backend().copy(Span(b), Span(a), 32), "ERR_AUDIOLM_INVALID_ARGUMENT");
+  EXPECT_THROWS_CODE(cpu_backend().upload(Span(a).at(4), b.get(), 32), "ERR_AUDIOLM_INVALID_ARGUMENT");
+  EXPECT_THROWS_CODE(backend_named("tpu"), "ERR_AUDIOLM_UNSUPPORTED");
+}
+
+TEST_MAIN()
