@@ -12,7 +12,11 @@
 #include "core/backend.h"
 #include "cpu/act.h"
 #include "cpu/attention.h"
+#include "cpu/conv.h"
+#include "cpu/gemm.h"
+#include "cpu/lstm.h"
 #include "cpu/norm.h"
+#include "cpu/rvq.h"
 #include "cpu/sample.h"
 #include "harness.h"
 
@@ -256,6 +260,161 @@ TEST(sample_picks_the_reference_token_with_and_without_guidance) {
     std::vector<int32_t> got(3);
     be->sample(lb, V, jobs, got.data());
     EXPECT_MSG(got == want, std::string(be->name()) + ": sampled tokens differ from the reference");
+  }
+}
+
+TEST(signal_ops_match_their_references) {
+  // conv1d (grouped, dilated, strided) and conv_transpose1d against the double references.
+  const Conv1dShape cs{4, 6, 3, 2, 2, 2};
+  const int64_t len = 29, tout = conv1d_out_len(cs, len);
+  const auto x = random_vec(size_t(4 * len), 30), w = random_vec(size_t(6 * 2 * 3), 31), b = random_vec(6, 32);
+  std::vector<float> want(size_t(6 * tout));
+  conv1d_ref(cs, x.data(), len, w.data(), b.data(), want.data());
+  auto got = on_both("conv1d", [&](Backend& be) {
+    Buffer xb = up(be, x), y = be.alloc_f32(6 * tout);
+    be.conv1d(cs, xb, len, weight(be, w, {6, 2, 3}), weight(be, b, {6}), y);
+    return down(be, y, want.size());
+  });
+  EXPECT_CLOSE(got.data(), want.data(), want.size(), kTol);
+  const Conv1dShape ts{6, 4, 4, 2, 1, 1};
+  const int64_t tlen = conv_transpose1d_out_len(ts, 9);
+  const auto tx = random_vec(6 * 9, 33), tw = random_vec(6 * 4 * 4, 34);
+  std::vector<float> twant(size_t(4 * tlen));
+  conv_transpose1d_ref(ts, tx.data(), 9, tw.data(), nullptr, twant.data());
+  auto tgot = on_both("conv_transpose1d", [&](Backend& be) {
+    Buffer xb = up(be, tx), y = be.alloc_f32(4 * tlen);
+    be.conv_transpose1d(ts, xb, 9, weight(be, tw, {6, 4, 4}), Weight{}, y);
+    return down(be, y, twant.size());
+  });
+  EXPECT_CLOSE(tgot.data(), twant.data(), twant.size(), kTol);
+
+  // pad (reflect), transpose, copy_rows, affine_rows against plain loops.
+  auto padded = on_both("pad", [&](Backend& be) {
+    Buffer xb = up(be, x), y = be.alloc_f32(4 * (len + 5));
+    be.pad(xb, 4, len, 2, 3, PadMode::Reflect, y);
+    return down(be, y, size_t(4 * (len + 5)));
+  });
+  for (int64_t c = 0; c < 4; ++c) {
+    EXPECT(padded[size_t(c * (len + 5))] == x[size_t(c * len + 2)]);         // mirrors without the edge
+    EXPECT(padded[size_t(c * (len + 5) + 2)] == x[size_t(c * len)]);
+    EXPECT(padded[size_t(c * (len + 5) + len + 4)] == x[size_t(c * len + len - 4)]);
+  }
+  auto moved = on_both("transpose + copy_rows + affine_rows", [&](Backend& be) {
+    Buffer xb = up(be, x), t = be.alloc_f32(4 * len), r = be.alloc_f32(3 * 5);
+    be.fill(r, 0.f, 15);  // columns 3 and 4 are never copied into
+    be.transpose(xb, 4, len, t);  // [len, 4]
+    be.copy_rows(r, 5, Span(t).at(4 * 2 + 1), 4, 3, 3);  // rows 2..4 of t, columns 1..3, into [3, 5]
+    be.affine_rows(r, 3, 5, {1.f, 2.f, 3.f}, {0.5f, -1.f, 2.f}, {0.f, 1.f, -1.f});
+    std::vector<float> out = down(be, r, 15);
+    std::vector<float> tt = down(be, t, size_t(4 * len));
+    out.insert(out.end(), tt.begin(), tt.end());
+    return out;
+  });
+  for (int64_t i = 0; i < len; ++i)
+    for (int64_t c = 0; c < 4; ++c) EXPECT(moved[size_t(15 + i * 4 + c)] == x[size_t(c * len + i)]);
+  const float sub[3] = {1.f, 2.f, 3.f}, mul[3] = {0.5f, -1.f, 2.f}, add[3] = {0.f, 1.f, -1.f};
+  for (int r = 0; r < 3; ++r)
+    for (int j = 0; j < 3; ++j) EXPECT(moved[size_t(r * 5 + j)] == (x[size_t((1 + j) * len + 2 + r)] - sub[r]) * mul[r] + add[r]);
+
+  // group_norm, ELU and log-floor against the references.
+  const auto gw = random_vec(4, 35, 0.5f, 1.5f), gb = random_vec(4, 36);
+  std::vector<float> gwant(x.size());
+  group_norm_ref(x.data(), 4, len, 2, gw.data(), gb.data(), 1e-5f, gwant.data());
+  auto gn = on_both("group_norm", [&](Backend& be) {
+    Buffer xb = up(be, x);
+    be.group_norm(xb, 4, len, 2, weight(be, gw, {4}), weight(be, gb, {4}), 1e-5f, xb);
+    return down(be, xb, x.size());
+  });
+  EXPECT_CLOSE(gn.data(), gwant.data(), gwant.size(), kTol);
+  std::vector<float> ewant = x;
+  elu_ref(ewant.data(), int64_t(ewant.size()), 0.7f);
+  auto e = on_both("elu", [&](Backend& be) {
+    Buffer xb = up(be, x);
+    be.activate(Activation::Elu, xb, int64_t(x.size()), 0.7f);
+    return down(be, xb, x.size());
+  });
+  EXPECT_CLOSE(e.data(), ewant.data(), ewant.size(), kTol);
+  auto lf = on_both("log floor", [&](Backend& be) {
+    Buffer xb = up(be, x);
+    be.activate(Activation::LogFloor, xb, int64_t(x.size()), 0.25f);
+    return down(be, xb, x.size());
+  });
+  for (size_t i = 0; i < x.size(); ++i) EXPECT(std::fabs(lf[i] - std::log(std::max(x[i], 0.25f))) <= 1e-6f);
+}
+
+TEST(matmul_power_lstm_and_rvq_match_their_references) {
+  const int64_t M = 5, N = 7, K = 9;
+  const auto a = random_vec(size_t(M * K), 40), bm = random_vec(size_t(K * N), 41);
+  std::vector<float> want(size_t(M * N)), wantT(size_t(M * N));
+  gemm_ref(false, false, M, N, K, 1.f, a.data(), K, bm.data(), N, 0.f, want.data(), N);
+  gemm_ref(false, true, M, N, K, 1.f, a.data(), K, bm.data(), K, 0.f, wantT.data(), N);  // bm read as [N, K]
+  auto got = on_both("matmul", [&](Backend& be) {
+    Buffer ab = up(be, a), bb = up(be, bm), c = be.alloc_f32(2 * M * N);
+    be.matmul(false, M, N, K, ab, K, bb, N, c, N);
+    be.matmul(true, M, N, K, ab, K, bb, K, Span(c).at(M * N), N);
+    return down(be, c, size_t(2 * M * N));
+  });
+  EXPECT_CLOSE(got.data(), want.data(), want.size(), kTol);
+  EXPECT_CLOSE(got.data() + M * N, wantT.data(), wantT.size(), kTol);
+
+  const auto spec = random_vec(3 * 2 * 4, 42);
+  auto power = on_both("power_spectrum", [&](Backend& be) {
+    Buffer sb = up(be, spec), p = be.alloc_f32(12);
+    be.power_spectrum(sb, 3, 4, p);
+    return down(be, p, 12);
+  });
+  for (int t = 0; t < 3; ++t)
+    for (int k = 0; k < 4; ++k) {
+      const float re = spec[size_t(t * 8 + k)], im = spec[size_t(t * 8 + 4 + k)];
+      EXPECT(power[size_t(t * 4 + k)] == re * re + im * im);
+    }
+
+  const int64_t T = 6, B = 2, I = 5, H = 4;
+  const auto lx = random_vec(size_t(T * B * I), 43), wih = random_vec(size_t(4 * H * I), 44), whh = random_vec(size_t(4 * H * H), 45);
+  const auto bih = random_vec(size_t(4 * H), 46), bhh = random_vec(size_t(4 * H), 47);
+  std::vector<float> lwant(size_t(T * B * H));
+  lstm_layer_ref({I, H, wih.data(), whh.data(), bih.data(), bhh.data()}, lx.data(), T, B, lwant.data());
+  auto lgot = on_both("lstm", [&](Backend& be) {
+    LstmLayer L;
+    L.input_size = I;
+    L.hidden_size = H;
+    L.w_ih = weight(be, wih, {4 * H, I});
+    L.w_hh = weight(be, whh, {4 * H, H});
+    L.b_ih = weight(be, bih, {4 * H});
+    L.b_hh = weight(be, bhh, {4 * H});
+    Buffer xb = up(be, lx), y = be.alloc_f32(T * B * H);
+    be.lstm({L}, xb, T, B, y);
+    return down(be, y, lwant.size());
+  });
+  EXPECT_CLOSE(lgot.data(), lwant.data(), lwant.size(), 1e-5);
+
+  // Two levels of 8 codes of width 3: encode against the reference, then decode the codes.
+  const auto e0 = random_vec(24, 48), e1 = random_vec(24, 49, -0.3f, 0.3f), rx = random_vec(10 * 3, 50);
+  RvqCodebooks ref;
+  ref.num_levels = 2;
+  ref.codebook_size = 8;
+  ref.dim = 3;
+  ref.embed = {e0.data(), e1.data()};
+  std::vector<int32_t> cwant(20);
+  rvq_encode_ref(ref, 2, rx.data(), 10, cwant.data());
+  std::vector<float> dwant(30);
+  rvq_decode_ref(ref, 2, cwant.data(), 10, dwant.data());
+  for (Backend* be : backends) {
+    Codebooks cb;
+    cb.embed = {weight(*be, e0, {8, 3}), weight(*be, e1, {8, 3})};
+    cb.codebook_size = 8;
+    cb.dim = 3;
+    be->rvq_norms(cb);
+    Buffer xb = up(*be, rx), y = be->alloc_f32(30);
+    std::vector<int32_t> codes(20);
+    be->rvq_encode(cb, 2, xb, 10, codes.data());
+    EXPECT_MSG(codes == cwant, std::string(be->name()) + ": rvq codes differ from the reference");
+    be->rvq_decode(cb, 2, codes.data(), 10, y);
+    std::vector<float> d = down(*be, y, 30);
+    EXPECT_CLOSE(d.data(), dwant.data(), dwant.size(), kTol);
+    std::vector<int32_t> bad = codes;
+    bad[3] = 8;
+    EXPECT_THROWS_CODE(be->rvq_decode(cb, 2, bad.data(), 10, y), "ERR_AUDIOLM_INVALID_ARGUMENT");
   }
 }
 
