@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One command for a session on a lent GPU machine (no Node needed): builds the native tests and
-# benches with plain CMake, runs the CUDA tests (GPU vs CPU), the CPU op and transformer tests,
-# and the CUDA benches, and copies every log to $OUT when it is set.
+# benches with plain CMake, runs the CUDA kernel tests (GPU vs CPU), every backend op on the CUDA
+# backend against the CPU's (test_backend), the whole-model tests (transformer logits and greedy
+# tokens, codec encode/decode, HuBERT / MFCC tokens) on the CUDA backend (AUDIOLM_BACKEND=cuda) and on the CPU, and the
+# CUDA benches, and copies every log to $OUT when it is set.
 #   scripts/gpu-check.sh            # from the repository root
 #   BUILD_DIR=build-gpu JOBS=16 scripts/gpu-check.sh
 # Exit status: non-zero if the build or any test failed (benches report but do not fail it).
@@ -21,7 +23,7 @@ echo "== build ($BUILD_DIR)"
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 if ! { cmake -S . -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release &&
-       cmake --build "$BUILD_DIR" -j"$JOBS" --target test_cuda bench_cuda test_ops test_transformer; } \
+       cmake --build "$BUILD_DIR" -j"$JOBS" --target test_cuda bench_cuda test_ops test_backend test_transformer test_semantic test_codec; } \
      >"$LOGS/build.txt" 2>&1; then
   tail -60 "$LOGS/build.txt"
   echo "gpu-check: BUILD FAILED (full log in $LOGS/build.txt)"
@@ -29,10 +31,11 @@ if ! { cmake -S . -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release &
 fi
 grep -q "CUDA backend ON" "$LOGS/build.txt" || echo "gpu-check: WARNING: the CUDA backend was not built (nvcc not found?)"
 
-run_test() {  # name: runs $BUILD_DIR/tests/name, logs, records failure
-  echo "== $1"
-  if ! "$BUILD_DIR/tests/$1" 2>&1 | tee "$LOGS/$1.txt"; then
-    echo "gpu-check: $1 FAILED"
+run_test() {  # name [backend]: runs $BUILD_DIR/tests/name (its models on backend), logs, records failure
+  local log="$1${2:+_$2}"
+  echo "== $1${2:+ on $2}"
+  if ! AUDIOLM_BACKEND="${2:-}" timeout 300 "$BUILD_DIR/tests/$1" 2>&1 | tee "$LOGS/$log.txt"; then
+    echo "gpu-check: $1${2:+ on $2} FAILED"
     status=1
   fi
 }
@@ -42,6 +45,14 @@ if command -v nvidia-smi >/dev/null && grep -q "^SKIP:" "$LOGS/test_cuda.txt"; t
   status=1
 fi
 run_test test_ops
+run_test test_backend
+if command -v nvidia-smi >/dev/null && grep -q "cuda backend not tested" "$LOGS/test_backend.txt"; then
+  echo "gpu-check: a GPU is present but test_backend did not reach the CUDA backend (see its reason above)"
+  status=1
+fi
+run_test test_transformer cuda
+run_test test_semantic cuda
+run_test test_codec cuda
 run_test test_transformer
 
 echo "== bench_cuda"

@@ -20,13 +20,13 @@ if (tests.length === 0) {
 }
 // Model tests that load through the backend interface run again on the strict backend, whose
 // memory host code cannot touch (native/cpu/strict_backend.cpp).
-const onStrict = new Set(["test_transformer", "test_semantic"]);
+const onStrict = new Set(["test_transformer", "test_semantic", "test_codec"]);
 const runs = tests.flatMap((t) => (onStrict.has(t) ? [[t, false], [t, true]] : [[t, false]]));
 let failed = 0;
 for (const [t, strict] of runs) {
   const name = strict ? `${t} (strict backend)` : t;
   console.log(`\n# native ${name}`);
-  const env = strict ? { ...process.env, AUDIOLM_STRICT_BACKEND: "1" } : process.env;
+  const env = strict ? { ...process.env, AUDIOLM_BACKEND: "strict" } : process.env;
   const r = spawnSync(join(dir, t), process.argv.slice(2), { stdio: "inherit", cwd: root, env });
   if (r.status !== 0) {
     failed++;

@@ -1,5 +1,5 @@
 // The backend a model runs on, as the API sees it. `npm test` runs the whole vitest suite a second
-// time with AUDIOLM_STRICT_BACKEND=1, where "cpu" loads go to the strict test backend (memory
+// time with AUDIOLM_BACKEND=strict, where "cpu" loads go to the strict test backend (memory
 // that host code cannot touch between explicit transfers); this file checks that the switch
 // really happened, so that second pass proves something.
 import { join } from "node:path";
@@ -10,7 +10,7 @@ import { native } from "../lib/native/loader.js";
 
 const MODEL = join("test", "fixtures", "transformer", "gpt_learned", "model.safetensors");
 const DEFAULT = join("models", "default");
-const strictRun = process.env.AUDIOLM_STRICT_BACKEND === "1";
+const strictRun = process.env.AUDIOLM_BACKEND === "strict";
 
 describe("backends", () => {
   it(`loads every kind of model on the ${strictRun ? "strict" : "cpu"} backend in this run`, async () => {
@@ -40,6 +40,20 @@ describe("backends", () => {
       cpu.dispose();
       strict.dispose();
     }
+  });
+
+  it("loads on a GPU only when asked, and says why not where there is none", async () => {
+    await using auto = await Transformer.load(MODEL, { device: "auto" });
+    expect(auto.config.backend).toBe(strictRun ? "strict" : "cpu");
+    const info = native().info();
+    if (info.cudaCompiled && info.gpus.length > 0) {
+      await using gpu = await Transformer.load(MODEL, { device: "cuda" });
+      expect(gpu.config.backend).toBe("cuda:0");
+    } else {
+      await expect(Transformer.load(MODEL, { device: "cuda" })).rejects.toMatchObject({ code: "ERR_AUDIOLM_UNSUPPORTED", message: /no GPU is usable/ });
+      await expect(native().loadTransformer(MODEL, "cuda:1")).rejects.toMatchObject({ code: "ERR_AUDIOLM_UNSUPPORTED", message: /cuda:1/ });
+    }
+    await expect(Transformer.load(MODEL, { device: "gpu" as never })).rejects.toMatchObject({ code: "ERR_AUDIOLM_INVALID_ARGUMENT" });
   });
 
   it("refuses an unknown backend by name", async () => {

@@ -7,6 +7,7 @@ import { AudioLM, type GenerateOptions } from "../models/audiolm.js";
 import { BarkModel, type BarkGenerateResult } from "../models/bark.js";
 import { AudioLMError } from "../errors.js";
 import { packageRoot } from "../native/loader.js";
+import type { Device, LoadOptions } from "../native/options.js";
 import { npyToInt32, readNpy, writeNpy, writeNpz } from "../formats/npy.js";
 import { createProgressBar } from "../models/progress.js";
 import { writeWav } from "../formats/wav.js";
@@ -57,6 +58,7 @@ export async function cmdGenerate(argv: string[]): Promise<void> {
       progress: { type: "boolean" },
       pcm16: { type: "boolean" },
       threads: { type: "string" },
+      device: { type: "string" },
       json: { type: "boolean" },
       text: { type: "string", multiple: true },
       voice: { type: "string" },
@@ -103,10 +105,9 @@ export async function cmdGenerate(argv: string[]): Promise<void> {
     if (shape.length !== 2) throw new AudioLMError("ERR_AUDIOLM_INVALID_ARGUMENT", `Expected codes of shape [Q, T] or [1, Q, T] in ${values["acoustic-prompt"]} but found [${arr.shape.join(", ")}]`);
     opts.acousticPrompt = { data: npyToInt32(arr, "--acoustic-prompt"), shape: [shape[0], shape[1]] };
   }
-  const threads = num(values.threads, "threads");
   const bar = values.progress || process.stderr.isTTY ? createProgressBar() : null;
   if (bar) opts.onProgress = (p) => bar.update(p);
-  const lm = await AudioLM.load(modelDir, threads ? { threads } : {});
+  const lm = await AudioLM.load(modelDir, loadOptions(values));
   try {
     const t0 = performance.now();
     let result;
@@ -149,6 +150,15 @@ export async function cmdGenerate(argv: string[]): Promise<void> {
   }
 }
 
+/** --threads and --device as load options (the library checks the device name). */
+function loadOptions(values: { threads?: unknown; device?: unknown }): LoadOptions {
+  const threads = num(values.threads as string | undefined, "threads");
+  const out: LoadOptions = {};
+  if (threads) out.threads = threads;
+  if (values.device !== undefined) out.device = values.device as Device;
+  return out;
+}
+
 /** `audiolm generate` with a Bark model directory: text → speech (lib/models/bark.ts). */
 async function cmdGenerateBark(values: Values, help: string): Promise<void> {
   const modelDir = values.model as string;
@@ -171,8 +181,7 @@ async function cmdGenerateBark(values: Values, help: string): Promise<void> {
   }
   const minEos = values["min-eos-p"];
   const minEosP = minEos === undefined ? undefined : minEos === "none" ? null : num(minEos, "min-eos-p");
-  const threads = num(values.threads, "threads");
-  const bark = await BarkModel.load(modelDir, threads ? { threads } : {});
+  const bark = await BarkModel.load(modelDir, loadOptions(values));
   try {
     if (output !== undefined && !bark.codec) {
       throw new AudioLMError("ERR_AUDIOLM_IO", `${modelDir} has no codec.safetensors to make audio with (convert EnCodec 24 kHz with \`audiolm convert encodec\` into it), or write only tokens with --tokens-out`);

@@ -21,7 +21,7 @@ Run \`audiolm <command> --help\` for a command's options.`,
                         [--prompt IN.wav] [--content SPEECH.wav] [--semantic-prompt TOKENS.npy]
                         [--acoustic-prompt CODES.npy] [--temperature-semantic X] [--temperature-coarse X] [--temperature-fine X]
                         [--top-k-STAGE K] [--top-p-STAGE P] [--guidance-semantic|coarse G]
-                        [--tokens-out DIR|FILE.npz] [--pcm16] [--progress] [--threads N] [--json]
+                        [--tokens-out DIR|FILE.npz] [--pcm16] [--progress] [--threads N] [--device D] [--json]
 
 Generates audio with an AudioLM model directory (model.json and its components). With --batch B > 1
 the rows are written to OUT-0.wav … OUT-(B−1).wav (row r uses seed S + r).
@@ -55,13 +55,14 @@ the rows are written to OUT-0.wav … OUT-(B−1).wav (row r uses seed S + r).
   --progress                 progress bar on stderr even when it is not a terminal
   --pcm16                    write 16-bit PCM
   --threads N                CPU threads
+  --device D                 cpu (also what auto means for now), cuda or cuda:N
   --json                     print a JSON summary
 
 Bark (a MODEL_DIR with bark.json, from \`audiolm convert bark\`):
   audiolm generate --text "..." [--text "..." ...] -m BARK_DIR [-o OUT.wav] [--voice VOICE.npz]
                    [--batch B] [--seed S] [--temperature-semantic X] [--temperature-coarse X]
                    [--temperature-fine X] [--top-k-semantic|coarse K] [--top-p-semantic|coarse P]
-                   [--min-eos-p P|none] [--tokens-out DIR|FILE.npz] [--pcm16] [--threads N] [--json]
+                   [--min-eos-p P|none] [--tokens-out DIR|FILE.npz] [--pcm16] [--threads N] [--device D] [--json]
 
   --text TEXT                the text to speak (repeatable: one output per --text), tokenised
                              with BARK_DIR/vocab.txt (bert-base-multilingual-cased's)

@@ -121,7 +121,7 @@ export interface NativeSemanticTokenizer {
 export interface NativeAddon {
   /**
    * Loaders put the model in a backend's memory: "cpu" (the default; the strict test backend
-   * when AUDIOLM_STRICT_BACKEND=1) or "strict". An unknown name rejects with ERR_AUDIOLM_UNSUPPORTED.
+   * when AUDIOLM_BACKEND=strict) or "strict". An unknown name rejects with ERR_AUDIOLM_UNSUPPORTED.
    */
   loadTransformer(path: string, backend?: string): Promise<NativeTransformer>;
   info(): NativeInfo;

@@ -2,18 +2,21 @@
 import { AudioLMError, invalidArgument } from "../errors.js";
 import { native } from "./loader.js";
 
-/** Where a model runs. `auto` picks a GPU when one is usable, else the CPU. */
+/**
+ * Where a model runs: `cpu`, `cuda` (GPU 0) or `cuda:N`. `auto` is the CPU for now: the CUDA
+ * backend is complete but has not yet passed its check on a GPU, so it runs only when asked for.
+ */
 export type Device = "auto" | "cpu" | "cuda" | `cuda:${number}`;
 
 export interface LoadOptions {
-  /** Compute device (default `auto`). */
+  /** Compute device (default `auto`). Without a usable GPU, `cuda` is an ERR_AUDIOLM_UNSUPPORTED error that says why. */
   device?: Device;
   /** CPU threads for the whole process (default: AUDIOLM_THREADS, else the number of cores). */
   threads?: number;
 }
 
-/** Validates load options, applies the thread setting, and resolves the device to use. */
-export function resolveLoadOptions(opts: LoadOptions | undefined, what: string): { device: "cpu" } {
+/** Validates load options, applies the thread setting, and resolves the backend to load on. */
+export function resolveLoadOptions(opts: LoadOptions | undefined, what: string): { device: "cpu" | "cuda" | `cuda:${number}` } {
   if (opts === undefined) opts = {};
   if (typeof opts !== "object" || opts === null) invalidArgument(`${what} options`, "an object", opts);
   const device = opts.device ?? "auto";
@@ -26,13 +29,15 @@ export function resolveLoadOptions(opts: LoadOptions | undefined, what: string):
     }
     native().setThreads(opts.threads);
   }
-  if (device.startsWith("cuda")) {
+  if (device === "cuda" || device.startsWith("cuda:")) {
     const info = native().info();
-    throw new AudioLMError(
-      "ERR_AUDIOLM_UNSUPPORTED",
-      `device "${device}" was requested but the CUDA model path is not available in this version ` +
-        `(CUDA compiled: ${info.cudaCompiled}; ${info.cudaStatus}); use "cpu" or "auto"`,
-    );
+    if (!info.cudaCompiled || info.gpus.length === 0) {
+      throw new AudioLMError(
+        "ERR_AUDIOLM_UNSUPPORTED",
+        `device "${device}" was requested but no GPU is usable (CUDA compiled: ${info.cudaCompiled}; ${info.cudaStatus}); use "cpu" or "auto"`,
+      );
+    }
+    return { device: device as "cuda" | `cuda:${number}` };
   }
   return { device: "cpu" };
 }

@@ -5,10 +5,9 @@
 // memory themselves. Small host-side facts an op needs (token ids, positions, row offsets) are
 // passed as host arrays; a device backend copies them over itself.
 //
-// Backends: "cpu" (native/cpu kernels; weights stay where the loader put them, no copy) and
-// "strict" (the same kernels over memory that host code cannot touch between the backend's own
-// calls: a test backend that proves every transfer is explicit). The CUDA backend implements the
-// same interface.
+// Backends: "cpu" (native/cpu kernels; weights stay where the loader put them, no copy),
+// "strict" (the same kernels over memory that host code cannot reach: a test backend that proves
+// every transfer is explicit) and "cuda" (native/cuda's kernels, native/cuda/backend.cu).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -224,8 +223,12 @@ inline DeviceBuffer::~DeviceBuffer() {
 Backend& cpu_backend();
 // The strict test backend (one per process): see native/cpu/strict_backend.cpp.
 Backend& strict_backend();
-// "cpu" or "strict"; "cpu" means the strict backend when AUDIOLM_STRICT_BACKEND=1 is set, so that
-// whole test suites run on it. Unknown names are ERR_AUDIOLM_UNSUPPORTED.
+// The CUDA backend of GPU `device` (one per GPU); ERR_AUDIOLM_UNSUPPORTED, saying why, where there
+// is no usable GPU or the build has no CUDA.
+Backend& cuda_backend(int device);
+// "cpu", "strict", "cuda" or "cuda:N". "cpu" means the backend AUDIOLM_BACKEND names when that is
+// set (strict, cuda, cuda:N), so that whole test suites run on another backend unchanged.
+// Unknown names are ERR_AUDIOLM_UNSUPPORTED.
 Backend& backend_named(const std::string& name);
 
 }  // namespace alm

@@ -375,11 +375,15 @@ Backend& cpu_backend() {
 
 Backend& backend_named(const std::string& name) {
   if (name == "cpu") {
-    const char* strict = std::getenv("AUDIOLM_STRICT_BACKEND");
-    return strict && std::strcmp(strict, "1") == 0 ? strict_backend() : cpu_backend();
+    const char* over = std::getenv("AUDIOLM_BACKEND");
+    return over && *over && std::strcmp(over, "cpu") != 0 ? backend_named(over) : cpu_backend();
   }
   if (name == "strict") return strict_backend();
-  fail(ErrorKind::Unsupported, "backend '", name, "' is not available (this build has: cpu, strict)");
+  if (name == "cuda") return cuda_backend(0);
+  if (name.rfind("cuda:", 0) == 0 && name.size() > 5 && name.size() < 9 &&
+      name.find_first_not_of("0123456789", 5) == std::string::npos)
+    return cuda_backend(std::stoi(name.substr(5)));
+  fail(ErrorKind::Unsupported, "backend '", name, "' is not available (backends: cpu, strict, cuda, cuda:N)");
 }
 
 }  // namespace alm

@@ -149,5 +149,100 @@ void attention_decode(const DecodeAttentionShape& shape, const float* q, const f
   ALM_CUDA_CHECK_LAUNCH("attention_decode (merge)");
 }
 
+namespace {
+// One warp per (query, head): lanes split head_dim, keys are walked in order with an online
+// softmax. Simple and exact in its masking and biases; the decode path above stays the fast one
+// for single queries without biases.
+constexpr int kRowWarps = 4;
+
+__global__ void __launch_bounds__(kRowWarps * 32) attention_rows_kernel(AttentionRowsShape sh, const float* __restrict__ q,
+                                                                        const AttentionRowDesc* __restrict__ rows,
+                                                                        const int32_t* __restrict__ q_rows, int64_t queries,
+                                                                        float* __restrict__ out) {
+  const int64_t task = int64_t(blockIdx.x) * kRowWarps + (threadIdx.x >> 5);
+  if (task >= queries * sh.heads) return;
+  const int lane = threadIdx.x & 31;
+  const int64_t qi = task / sh.heads, h = task % sh.heads, kvh = h / (sh.heads / sh.kv_heads);
+  const AttentionRowDesc r = rows[q_rows[qi]];
+  const int64_t pos = r.q_pos0 + (qi - r.q_row), hd = sh.head_dim;
+  const int64_t n = sh.causal ? min(r.tk, pos + 1) : r.tk;
+  const float* qh = q + (qi * sh.heads + h) * hd;
+  float qr[kMaxPerLane], acc[kMaxPerLane];
+#pragma unroll
+  for (int i = 0; i < kMaxPerLane; ++i) {
+    const int64_t d = lane + 32 * i;
+    qr[i] = d < hd ? qh[d] : 0.f;
+    acc[i] = 0.f;
+  }
+  float m = -INFINITY, l = 0.f;
+  const uint8_t qseg = r.segments ? r.segments[pos] : 0;
+  for (int64_t j = 0; j < n; ++j) {
+    const float* kj = r.k + j * r.kv_stride + kvh * hd;
+    float s = 0.f;
+#pragma unroll
+    for (int i = 0; i < kMaxPerLane; ++i) {
+      const int64_t d = lane + 32 * i;
+      if (d < hd) s = fmaf(qr[i], kj[d], s);
+    }
+    s = warp_sum(s) * sh.scale;
+    if (r.segments && r.segments[j] != qseg) s += sh.cross[h];
+    else if (sh.rel) s += sh.rel[h * sh.rel_len + (j - pos) + sh.rel_offset];
+    const float m_new = fmaxf(m, s);
+    if (m_new == -INFINITY) continue;  // every score so far is -inf
+    const float corr = expf(m - m_new), p = expf(s - m_new);
+    l = l * corr + p;
+    const float* vj = r.v + j * r.kv_stride + kvh * hd;
+#pragma unroll
+    for (int i = 0; i < kMaxPerLane; ++i) {
+      const int64_t d = lane + 32 * i;
+      acc[i] = acc[i] * corr + (d < hd ? p * vj[d] : 0.f);
+    }
+    m = m_new;
+  }
+  float* oh = out + (qi * sh.heads + h) * hd;
+  const float inv = l > 0.f ? 1.f / l : 0.f;
+#pragma unroll
+  for (int i = 0; i < kMaxPerLane; ++i) {
+    const int64_t d = lane + 32 * i;
+    if (d < hd) oh[d] = acc[i] * inv;
+  }
+}
+
+__global__ void rotary_kernel(float* x, int64_t T, int64_t nheads, int64_t head_dim, int64_t rot_dim, const int64_t* positions,
+                              float base) {
+  const int64_t half = rot_dim / 2, n = T * nheads * half;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t t = i / (nheads * half), h = (i / half) % nheads, j = i % half;
+    const double theta = double(positions[t]) * pow(double(base), -2.0 * double(j) / double(rot_dim));
+    const float c = float(cos(theta)), s = float(sin(theta));
+    float* xh = x + (t * nheads + h) * head_dim;
+    const float a = xh[j], b = xh[j + half];
+    xh[j] = a * c - b * s;
+    xh[j + half] = b * c + a * s;
+  }
+}
+}  // namespace
+
+void attention_rows(const AttentionRowsShape& shape, const float* q, const AttentionRowDesc* rows, const int32_t* q_rows,
+                    int64_t queries, float* out) {
+  ALM_CHECK_ARG(shape.head_dim > 0 && shape.head_dim <= 32 * kMaxPerLane && shape.heads > 0 && shape.kv_heads > 0 &&
+                    shape.heads % shape.kv_heads == 0,
+                "cuda attention_rows: head_dim ", shape.head_dim, " (at most ", 32 * kMaxPerLane, "), heads ", shape.heads,
+                ", kv_heads ", shape.kv_heads);
+  const int64_t tasks = queries * shape.heads;
+  if (tasks == 0) return;
+  attention_rows_kernel<<<unsigned((tasks + kRowWarps - 1) / kRowWarps), kRowWarps * 32, 0, stream()>>>(shape, q, rows, q_rows,
+                                                                                                       queries, out);
+  ALM_CUDA_CHECK_LAUNCH("attention_rows");
+}
+
+void rotary(float* x, int64_t T, int64_t nheads, int64_t head_dim, int64_t rot_dim, const int64_t* positions, float base) {
+  ALM_CHECK_ARG(rot_dim >= 0 && rot_dim <= head_dim && rot_dim % 2 == 0, "cuda rotary: rot_dim ", rot_dim);
+  const int64_t n = T * nheads * (rot_dim / 2);
+  if (n == 0) return;
+  rotary_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(x, T, nheads, head_dim, rot_dim, positions, base);
+  ALM_CUDA_CHECK_LAUNCH("rotary");
+}
+
 }  // namespace cuda
 }  // namespace alm

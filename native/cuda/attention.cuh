@@ -25,5 +25,30 @@ size_t attention_decode_workspace_bytes(const DecodeAttentionShape& shape);
 void attention_decode(const DecodeAttentionShape& shape, const float* q, const float* k, const float* v,
                       const int32_t* lens, void* workspace, float* out);
 
+// Ragged attention over any number of queries per row (prefill and decode), with the CPU op's
+// whole option set: causal or not, a relative-bias table by (key − query), segment biases.
+struct AttentionRowDesc {
+  const float* k;
+  const float* v;
+  const uint8_t* segments;  // [tk] or null
+  int64_t q_row, tq, q_pos0, tk, kv_stride;
+};
+struct AttentionRowsShape {
+  int64_t heads, kv_heads, head_dim;  // head_dim <= 256
+  float scale;
+  bool causal;
+  const float* rel;    // [heads, rel_len] or null
+  int64_t rel_len, rel_offset;
+  const float* cross;  // [heads] (with segments) or null
+};
+// q, out: [Σtq, heads, head_dim]; rows: n device descriptors; q_rows: Σtq int32 on the device,
+// the descriptor of each query. A query that sees no key gets zeros.
+void attention_rows(const AttentionRowsShape& shape, const float* q, const AttentionRowDesc* rows, const int32_t* q_rows,
+                    int64_t queries, float* out);
+
+// GPT-NeoX rotary embedding in place on x [T, nheads, head_dim] at device positions[T] (int64),
+// the angles in double as the CPU op.
+void rotary(float* x, int64_t T, int64_t nheads, int64_t head_dim, int64_t rot_dim, const int64_t* positions, float base);
+
 }  // namespace cuda
 }  // namespace alm

@@ -59,11 +59,17 @@ struct ThreadStream {
 };
 }  // namespace
 
+thread_local cudaStream_t t_bound = nullptr;  // a StreamBinding's stream, else null
+
 void* current_stream() {
+  if (t_bound) return t_bound;
   thread_local ThreadStream ts;
   if (!ts.s) ALM_CUDA_CHECK(cudaStreamCreateWithFlags(&ts.s, cudaStreamNonBlocking));
   return ts.s;
 }
+
+StreamBinding::StreamBinding(void* stream) : previous_(t_bound) { t_bound = static_cast<cudaStream_t>(stream); }
+StreamBinding::~StreamBinding() { t_bound = static_cast<cudaStream_t>(previous_); }
 
 void synchronize() { ALM_CUDA_CHECK(cudaStreamSynchronize(stream())); }
 

@@ -40,6 +40,18 @@ class Buffer {
 // runs on it, so work from one thread is ordered and threads do not serialise on each other.
 // Returned as void* (a cudaStream_t) to keep CUDA types out of this header.
 void* current_stream();
+// Makes `stream` (a cudaStream_t) the calling thread's current stream until the binding object
+// goes away: the CUDA backend runs every op of the process on its own stream this way.
+class StreamBinding {
+ public:
+  explicit StreamBinding(void* stream);
+  ~StreamBinding();
+  StreamBinding(const StreamBinding&) = delete;
+  StreamBinding& operator=(const StreamBinding&) = delete;
+
+ private:
+  void* previous_;
+};
 // Waits for the calling thread's stream; throws if any work queued on it failed.
 void synchronize();
 

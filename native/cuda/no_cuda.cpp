@@ -1,10 +1,15 @@
 // Built instead of the .cu files when nvcc is absent: the CUDA backend reports no devices and
 // every entry point of native/cuda/cuda_api.h throws ErrorKind::Unsupported.
+#include "core/backend.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "cuda/cuda_api.h"
 
 namespace alm {
+Backend& cuda_backend(int device) {
+  fail(ErrorKind::Unsupported, "device cuda:", device, " is not available: this build has no CUDA backend (nvcc was not found at build time)");
+}
+
 DeviceInfo query_devices() {
   DeviceInfo info;
   info.cuda_compiled = false;
@@ -36,6 +41,8 @@ Buffer& Buffer::operator=(Buffer&& o) noexcept {
   return *this;
 }
 void* current_stream() { no_cuda("current_stream"); }
+StreamBinding::StreamBinding(void*) : previous_(nullptr) { no_cuda("StreamBinding"); }
+StreamBinding::~StreamBinding() = default;
 void synchronize() { no_cuda("synchronize"); }
 void copy_to_device(void*, const void*, size_t) { no_cuda("copy_to_device"); }
 void copy_to_host(void*, const void*, size_t) { no_cuda("copy_to_host"); }

@@ -89,5 +89,34 @@ void softmax_rows(float* x, int64_t rows, int64_t n) {
   ALM_CUDA_CHECK_LAUNCH("softmax_rows");
 }
 
+namespace {
+// One block per group; the group's n = (C / groups) · T values are read three times.
+__global__ void group_norm_kernel(const float* x, int64_t cpg, int64_t T, const float* w, const float* b, float eps, float* y) {
+  __shared__ float red[32];
+  const int64_t n = cpg * T, base = int64_t(blockIdx.x) * n;
+  float s = 0.f;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += x[base + i];
+  const float mean = block_sum(s, red) / float(n);
+  float v = 0.f;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    const float d = x[base + i] - mean;
+    v += d * d;
+  }
+  const float rstd = rsqrtf(block_sum(v, red) / float(n) + eps);
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    const int64_t c = blockIdx.x * cpg + i / T;
+    const float o = (x[base + i] - mean) * rstd * (w ? w[c] : 1.f);
+    y[base + i] = b ? o + b[c] : o;
+  }
+}
+}  // namespace
+
+void group_norm(const float* x, int64_t channels, int64_t T, int64_t groups, const float* weight, const float* bias,
+                float eps, float* y) {
+  ALM_CHECK_ARG(groups > 0 && channels % groups == 0 && T > 0, "cuda group_norm: ", channels, " channels in ", groups, " groups");
+  group_norm_kernel<<<unsigned(groups), kThreads, 0, stream()>>>(x, channels / groups, T, weight, bias, eps, y);
+  ALM_CUDA_CHECK_LAUNCH("group_norm");
+}
+
 }  // namespace cuda
 }  // namespace alm

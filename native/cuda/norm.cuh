@@ -11,6 +11,10 @@ void layer_norm(const float* x, int64_t rows, int64_t dim, const float* weight, 
                 float* y);
 void rms_norm(const float* x, int64_t rows, int64_t dim, const float* weight, float eps, float* y);
 void softmax_rows(float* x, int64_t rows, int64_t n);
+// GroupNorm of one item's [C, T]: groups runs of C / groups channels, each normalised by its own
+// mean and biased variance, then y = xhat * weight[c] + bias[c] (either may be null). y may alias x.
+void group_norm(const float* x, int64_t channels, int64_t T, int64_t groups, const float* weight, const float* bias,
+                float eps, float* y);
 
 }  // namespace cuda
 }  // namespace alm

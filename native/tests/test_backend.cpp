@@ -27,7 +27,24 @@ namespace {
 
 constexpr double kTol = 1e-6;  // relative L2 against the plain references below (f32 kernels)
 
-Backend* backends[] = {&cpu_backend(), &strict_backend()};
+// The CPU backend, the strict one, and the CUDA backend where a GPU is usable (its results are
+// compared with the CPU's within kGpuTol instead of bit for bit).
+constexpr double kGpuTol = 1e-5;
+std::vector<Backend*> all_backends() {
+  std::vector<Backend*> out = {&cpu_backend(), &strict_backend()};
+  try {
+    out.push_back(&cuda_backend(0));
+  } catch (const Error& e) {
+    static bool said = false;
+    if (!said) std::printf("     (cuda backend not tested: %s)\n", e.what());
+    said = true;
+  }
+  return out;
+}
+const std::vector<Backend*>& backends_list() {
+  static const std::vector<Backend*> list = all_backends();
+  return list;
+}
 
 Buffer up(Backend& be, const std::vector<float>& v) { return be.upload_f32(v.data(), int64_t(v.size())); }
 std::vector<float> down(Backend& be, const Buffer& b, size_t n) { return be.download_f32(b, int64_t(n)); }
@@ -41,11 +58,19 @@ void expect_same(const std::vector<float>& a, const std::vector<float>& b, const
   EXPECT_MSG(a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * 4) == 0, what + ": cpu and strict differ");
 }
 
-// Runs fn(backend) on each backend and expects the same floats from both.
+// Runs fn(backend) on each backend: the strict one must give the CPU's floats exactly, a GPU
+// within kGpuTol. Returns the CPU's.
 template <typename Fn>
 std::vector<float> on_both(const std::string& what, const Fn& fn) {
-  std::vector<float> first = fn(*backends[0]);
-  expect_same(first, fn(*backends[1]), what);
+  const auto& list = backends_list();
+  std::vector<float> first = fn(*list[0]);
+  expect_same(first, fn(*list[1]), what);
+  for (size_t i = 2; i < list.size(); ++i) {
+    std::vector<float> got = fn(*list[i]);
+    EXPECT_MSG(got.size() == first.size(), what + ": " + list[i]->name() + " gave " + std::to_string(got.size()) + " values");
+    const double e = alm_test::rel_l2(got.data(), first.data(), first.size());
+    EXPECT_MSG(e <= kGpuTol, what + ": " + list[i]->name() + " differs from cpu by " + std::to_string(e) + " (relative L2)");
+  }
   return first;
 }
 
@@ -255,7 +280,7 @@ TEST(sample_picks_the_reference_token_with_and_without_guidance) {
   want[1] = sample_token_ref(logits.data() + V, V, jobs[1].params, &range, rng_uniform(1001, 17), scratch);
   for (int64_t v = 0; v < V; ++v) mixed[size_t(v)] = logits[size_t(2 * V + v)] + 1.5f * (logits[size_t(2 * V + v)] - logits[size_t(v)]);
   want[2] = sample_token_ref(mixed.data(), V, jobs[2].params, nullptr, rng_uniform(1002, 17), scratch);
-  for (Backend* be : backends) {
+  for (Backend* be : backends_list()) {
     Buffer lb = up(*be, logits);
     std::vector<int32_t> got(3);
     be->sample(lb, V, jobs, got.data());
@@ -399,7 +424,7 @@ TEST(matmul_power_lstm_and_rvq_match_their_references) {
   rvq_encode_ref(ref, 2, rx.data(), 10, cwant.data());
   std::vector<float> dwant(30);
   rvq_decode_ref(ref, 2, cwant.data(), 10, dwant.data());
-  for (Backend* be : backends) {
+  for (Backend* be : backends_list()) {
     Codebooks cb;
     cb.embed = {weight(*be, e0, {8, 3}), weight(*be, e1, {8, 3})};
     cb.codebook_size = 8;
