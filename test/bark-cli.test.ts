@@ -110,14 +110,14 @@ describe("audiolm generate with a Bark model", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--text and --voice need a Bark model directory/);
     r = run("generate", "-m", bark, "--text", " \t ", "--tokens-out", "t.npz");
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);  // bad input
     expect(r.stderr).toMatch(/ERR_AUDIOLM_INVALID_ARGUMENT.*non-empty text/);
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
     r = run("generate", "-m", bark, "--text", "hello", "--top-k-fine", "5", "--tokens-out", "t.npz");
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--top-k-fine is not an option of Bark generation/);
     r = run("generate", "-m", bark, "--text", "hello", "--top-p-semantic", "0", "--tokens-out", "t.npz");
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);  // bad input
     expect(r.stderr).toMatch(/ERR_AUDIOLM_INVALID_ARGUMENT.*semantic\.topP/);
   });
 
@@ -139,10 +139,10 @@ describe("audiolm generate with a Bark model", () => {
     expect(r.code, r.stderr).toBe(0);
     // at 0 the first step already stops, and the request says so
     r = run(...base, "--min-eos-p", "0", "--tokens-out", "zero.npz");
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);  // bad input
     expect(r.stderr).toMatch(/ERR_AUDIOLM_INVALID_ARGUMENT.*stopped before its first token/);
     r = run(...base, "--min-eos-p", "1.5", "--tokens-out", "x.npz");
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);  // bad input
     expect(r.stderr).toMatch(/ERR_AUDIOLM_INVALID_ARGUMENT.*minEosP/);
     r = run(...base, "--min-eos-p", "often", "--tokens-out", "x.npz");
     expect(r.code).toBe(2);

@@ -88,6 +88,36 @@ describe("audiolm CLI", () => {
     expect(r.stderr).toMatch(/lone\.segments\.json/);
   });
 
+  it("--version prints the package's version", () => {
+    const r = run("--version");
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version);
+  });
+
+  it("answers an unknown flag in one line that points to --help, and --json errors as JSON", () => {
+    let r = run("tokenize", "in.wav", "--frobnicate");
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/--frobnicate.*audiolm tokenize --help/);
+    r = run("tokenize", "in.wav", "-m", "nope.safetensors", "-o", "t.npy", "--json");
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: "ERR_AUDIOLM_IO", exitStatus: 1 } });
+  });
+
+  it("checks -o's folder before any work, and takes negative numbers to the library's check", () => {
+    const missing = join(tmp.dir, "no", "such", "folder", "out.wav");
+    let r = run("generate", "-o", missing, "--seconds", "1");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/\[ERR_AUDIOLM_INVALID_ARGUMENT\].*no\/such\/folder.*does not exist/);
+    r = run("codec", "decode", "codes.npy", "-m", "m.safetensors", "-o", missing);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/does not exist/);
+    // Without the check this ran the whole model first; --seconds -1 was "ambiguous" to the parser.
+    r = run("generate", "-o", "neg.wav", "--seconds", "-1");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/\[ERR_AUDIOLM_INVALID_ARGUMENT\].*seconds.*number -1/);
+  });
+
   it("fails with a usage message (exit 2) or a coded error (exit 1), never a stack trace", () => {
     let r = run();
     expect(r.code).toBe(2);
@@ -102,13 +132,13 @@ describe("audiolm CLI", () => {
     writeFileSync(join(tmp.dir, "garbage.wav"), "RIFF....WAVEjunkjunkjunk");
     run("convert", "encodec", join(FIX, "encodec", "causal", "model.th"), "-o", "m.safetensors");
     r = run("codec", "encode", "garbage.wav", "-m", "m.safetensors", "-o", "c.npy");
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);  // bad input
     expect(r.stderr).toMatch(/\[ERR_AUDIOLM_INVALID_WAV\].*garbage\.wav/);
     r = run("convert", "encodec", join(FIX, "checkpoint", "hostile_torch.pt"), "-o", "h.safetensors");
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);  // bad input
     expect(r.stderr).toMatch(/\[ERR_AUDIOLM_UNSAFE_PICKLE\].*system/);
     r = run("convert", "encodec", join(FIX, "checkpoint", "state_dict.pt"), "-o", "s.safetensors");
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);  // bad input
     expect(r.stderr).toMatch(/\[ERR_AUDIOLM_INVALID_CHECKPOINT\].*not an EnCodec checkpoint/);
     for (const x of [r.stderr]) expect(x).not.toMatch(/\n\s+at /);
   });
@@ -121,11 +151,11 @@ describe("audiolm CLI", () => {
     expect(out.configs.semantic.sharedInputEmbedding).toBe(true);
     expect(JSON.parse(readFileSync(join(tmp.dir, "bark", "bark.json"), "utf8")).semanticInferToken).toBe(129599);
     r = run("convert", "bark", join(FIX, "bark", "bad_unknown_key.pt"), "-o", "bad");
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);  // bad input
     expect(r.stderr).toMatch(/\[ERR_AUDIOLM_INVALID_ARGUMENT\].*stage/);
     copyFileSync(join(FIX, "bark", "bad_no_args.pt"), join(tmp.dir, "coarse.pt"));
     r = run("convert", "bark", "coarse.pt", "-o", "bad");
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);  // bad input
     expect(r.stderr).toMatch(/\[ERR_AUDIOLM_INVALID_CHECKPOINT\].*model_args/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     r = run("convert", "bark");

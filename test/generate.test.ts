@@ -89,10 +89,10 @@ describe("audiolm generate (CLI)", () => {
 
     writeFileSync(join(tmp.dir, "prompt.wav"), encodeWav(sine(1, 220), SR));
     r = run("generate", "-m", dirs.ar, "--prompt", "prompt.wav", "-o", "p.wav");
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);  // bad input
     expect(r.stderr).toMatch(/\[ERR_AUDIOLM_UNSUPPORTED\].*semanticPrompt/);
     r = run("generate", "-m", dirs.ar, "--seconds", "0", "-o", "x.wav");
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);  // bad input
     expect(r.stderr).toMatch(/\[ERR_AUDIOLM_INVALID_ARGUMENT\].*seconds/);
     r = run("generate", "-m", join(tmp.dir, "nowhere"), "-o", "x.wav");
     expect(r.code).toBe(1);
@@ -121,7 +121,7 @@ describe("audiolm generate (CLI)", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(tokens("hot")).not.toEqual(tokens("greedy"));
     r = run(...base, "--top-p-coarse", "1.5");
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);  // bad input
     expect(r.stderr).toMatch(/\[ERR_AUDIOLM_INVALID_ARGUMENT\].*coarse.*topP/);
     r = run(...base, "--top-k-fine", "many");
     expect(r.code).toBe(2);
@@ -139,7 +139,7 @@ describe("audiolm generate (CLI)", () => {
     expect(coarse("g-zero")).toEqual(coarse("g-default"));
     expect(coarse("g-three")).not.toEqual(coarse("g-default"));
     const r = run(...base, "--guidance-coarse=-1");
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);  // bad input
     expect(r.stderr).toMatch(/\[ERR_AUDIOLM_INVALID_ARGUMENT\].*≥ 0 for coarse.guidance/);
   });
 });

@@ -12,7 +12,7 @@ import { npyToInt32, readNpy, writeNpy, writeNpz } from "../formats/npy.js";
 import { createProgressBar } from "../models/progress.js";
 import { writeWav } from "../formats/wav.js";
 import { HELP } from "./help.js";
-import { UsageError, type Values, need, num, parse, rowPath } from "./common.js";
+import { UsageError, type Values, need, num, outputPath, parse, rowPath } from "./common.js";
 
 /** A stage's --temperature-/--top-k-/--top-p-/--guidance- options (only those given), or undefined for none. */
 function stageSampling(values: Values, stage: string): { temperature?: number; topK?: number; topP?: number; guidance?: number } | undefined {
@@ -73,12 +73,12 @@ export async function cmdGenerate(argv: string[]): Promise<void> {
     throw new UsageError(`--text and --voice need a Bark model directory (-m DIR with bark.json, from \`audiolm convert bark\`)\n\n${help}`);
   }
   if (values["min-eos-p"] !== undefined) throw new UsageError(`--min-eos-p is an option of Bark generation (-m DIR with bark.json)\n\n${help}`);
-  const output = need(values.output, "-o/--output", help);
+  const output = outputPath(values.output, help);
   const modelDir = (values.model as string | undefined) ?? join(packageRoot(), "models", "default");
   if (values.model === undefined && !existsSync(join(modelDir, "model.json"))) {
     throw new AudioLMError("ERR_AUDIOLM_IO", `no default model at ${modelDir} (it is not installed in this version); pass -m MODEL_DIR`);
   }
-  const tokensOut = values["tokens-out"] as string | undefined;
+  const tokensOut = tokensOutPath(values["tokens-out"], help);
   const batchSize = num(values.batch, "batch") ?? 1;
   const opts: GenerateOptions = {
     mode: values.mode as GenerateOptions["mode"],
@@ -150,6 +150,12 @@ export async function cmdGenerate(argv: string[]): Promise<void> {
   }
 }
 
+/** --tokens-out: an .npz file (its folder checked like -o's) or a folder made on demand. */
+function tokensOutPath(v: unknown, help: string): string | undefined {
+  if (v === undefined) return undefined;
+  return typeof v === "string" && v.endsWith(".npz") ? outputPath(v, help, "--tokens-out") : need(v, "--tokens-out", help);
+}
+
 /** --threads and --device as load options (the library checks the device name). */
 function loadOptions(values: { threads?: unknown; device?: unknown }): LoadOptions {
   const threads = num(values.threads as string | undefined, "threads");
@@ -167,8 +173,8 @@ async function cmdGenerateBark(values: Values, help: string): Promise<void> {
   }
   const texts = (values.text as unknown as string[] | undefined) ?? [];
   if (texts.length === 0) throw new UsageError(`missing --text (a Bark model speaks text)\n\n${help}`);
-  const output = values.output as string | undefined;
-  const tokensOut = values["tokens-out"] as string | undefined;
+  const output = values.output === undefined ? undefined : outputPath(values.output, help);
+  const tokensOut = tokensOutPath(values["tokens-out"], help);
   if (output === undefined && tokensOut === undefined) throw new UsageError(`missing -o/--output or --tokens-out\n\n${help}`);
   const batch = num(values.batch, "batch") ?? 1;
   if (!Number.isInteger(batch) || batch < 1) throw new UsageError(`--batch expects an integer ≥ 1, got ${values.batch}`);

@@ -16,7 +16,10 @@ Commands:
   convert bark SRC          Bark text/coarse/fine checkpoints → three transformer components
   convert audiolm-pytorch SRC  an audiolm-pytorch stage checkpoint → transformer component
 
-Run \`audiolm <command> --help\` for a command's options.`,
+Run \`audiolm <command> --help\` for a command's options; \`audiolm --version\` prints the version.
+Exit status: 0 done; 2 the command line or an input was wrong (usage, a bad file or value:
+ERR_AUDIOLM_INVALID_*, UNSAFE_PICKLE, UNSUPPORTED); 1 the work failed (I/O, memory, device,
+abort, internal). With --json an error is also printed to stdout as {"error": {code, message, exitStatus}}.`,
   generate: `Usage: audiolm generate -o OUT.wav [-m MODEL_DIR] [--seconds N] [--batch B] [--seed S] [--mode MODE]
                         [--prompt IN.wav] [--content SPEECH.wav] [--semantic-prompt TOKENS.npy]
                         [--acoustic-prompt CODES.npy] [--temperature-semantic X] [--temperature-coarse X] [--temperature-fine X]

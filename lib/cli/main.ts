@@ -15,7 +15,7 @@ import { npyToInt32, readNpy, writeNpy } from "../formats/npy.js";
 import { SemanticTokenizer } from "../models/semantic-tokenizer.js";
 import { readWav, writeWav } from "../formats/wav.js";
 import { HELP } from "./help.js";
-import { UsageError, need, num, parse } from "./common.js";
+import { EXIT_BAD_INPUT, UsageError, exitStatusOf, need, num, outputPath, parse } from "./common.js";
 import { cmdGenerate } from "./generate.js";
 
 async function cmdInfo(argv: string[]): Promise<void> {
@@ -50,7 +50,7 @@ async function cmdCodecEncode(argv: string[]): Promise<void> {
   if (values.help) return void console.log(help);
   if (positionals.length !== 1) throw new UsageError(`expected one input WAV\n\n${help}`);
   const model = need(values.model, "-m/--model", help);
-  const output = need(values.output, "-o/--output", help);
+  const output = outputPath(values.output, help);
   const threads = num(values.threads, "threads");
   const codec = await Codec.load(model, threads ? { threads } : {});
   try {
@@ -109,7 +109,7 @@ async function cmdCodecDecode(argv: string[]): Promise<void> {
   if (values.help) return void console.log(help);
   if (positionals.length !== 1) throw new UsageError(`expected one codes .npy file\n\n${help}`);
   const model = need(values.model, "-m/--model", help);
-  const output = need(values.output, "-o/--output", help);
+  const output = outputPath(values.output, help);
   const threads = num(values.threads, "threads");
   const arr = await readNpy(positionals[0]);
   let shape = arr.shape;
@@ -145,7 +145,7 @@ async function cmdTokenize(argv: string[]): Promise<void> {
   if (values.help) return void console.log(help);
   if (positionals.length !== 1) throw new UsageError(`expected one input WAV\n\n${help}`);
   const model = need(values.model, "-m/--model", help);
-  const output = need(values.output, "-o/--output", help);
+  const output = outputPath(values.output, help);
   const threads = num(values.threads, "threads");
   const tokenizer = await SemanticTokenizer.load(model, threads ? { threads } : {});
   try {
@@ -170,7 +170,7 @@ async function cmdConvertHubert(argv: string[]): Promise<void> {
   );
   if (values.help) return void console.log(help);
   if (positionals.length !== 1) throw new UsageError(`expected one source checkpoint\n\n${help}`);
-  const output = need(values.output, "-o/--output", help);
+  const output = outputPath(values.output, help);
   const kmeans = need(values.kmeans, "--kmeans", help);
   const dtype = values.dtype as string | undefined;
   if (dtype !== undefined && !["F32", "F16", "BF16"].includes(dtype)) throw new UsageError(`--dtype must be F32, F16 or BF16, not ${dtype}`);
@@ -189,7 +189,7 @@ async function cmdConvertKmeans(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, { output: { type: "string", short: "o" }, mfcc: { type: "boolean" }, json: { type: "boolean" } }, help);
   if (values.help) return void console.log(help);
   if (positionals.length !== 1) throw new UsageError(`expected one source file\n\n${help}`);
-  const output = need(values.output, "-o/--output", help);
+  const output = outputPath(values.output, help);
   const c = await convertKmeans(positionals[0], output, { mfcc: values.mfcc === true });
   if (values.json) console.log(JSON.stringify({ output, clusters: c.clusters, dim: c.dim, mfcc: values.mfcc === true }));
   else console.error(`wrote ${output}: ${c.clusters} centroids of dimension ${c.dim}${values.mfcc ? " (MFCC tokenizer)" : ""}`);
@@ -204,7 +204,7 @@ async function cmdConvertBark(argv: string[]): Promise<void> {
   );
   if (values.help) return void console.log(help);
   if (positionals.length !== 1) throw new UsageError(`expected one source directory or checkpoint\n\n${help}`);
-  const output = need(values.output, "-o/--output", help);
+  const output = outputPath(values.output, help);
   if (values.small && values.large) throw new UsageError("give --small or --large, not both");
   const dtype = values.dtype as string | undefined;
   if (dtype !== undefined && !["F32", "F16", "BF16"].includes(dtype)) throw new UsageError(`--dtype must be F32, F16 or BF16, not ${dtype}`);
@@ -228,7 +228,7 @@ async function cmdConvertAudiolmPytorch(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, { output: { type: "string", short: "o" }, config: { type: "string" }, dtype: { type: "string" }, json: { type: "boolean" } }, help);
   if (values.help) return void console.log(help);
   if (positionals.length !== 1) throw new UsageError(`expected one checkpoint\n\n${help}`);
-  const output = need(values.output, "-o/--output", help);
+  const output = outputPath(values.output, help);
   const config = need(values.config, "--config", help);
   const dtype = values.dtype as string | undefined;
   if (dtype !== undefined && !["F32", "F16", "BF16"].includes(dtype)) throw new UsageError(`--dtype must be F32, F16 or BF16, not ${dtype}`);
@@ -265,7 +265,7 @@ async function cmdConvert(argv: string[]): Promise<void> {
   );
   if (values.help) return void console.log(help);
   if (positionals.length !== 1) throw new UsageError(`expected one source checkpoint\n\n${help}`);
-  const output = need(values.output, "-o/--output", help);
+  const output = outputPath(values.output, help);
   if (values.causal && values["non-causal"]) throw new UsageError("give --causal or --non-causal, not both");
   const dtype = values.dtype as string | undefined;
   if (dtype !== undefined && !["F32", "F16", "BF16"].includes(dtype)) throw new UsageError(`--dtype must be F32, F16 or BF16, not ${dtype}`);
@@ -286,7 +286,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (cmd === undefined || cmd === "--help" || cmd === "-h" || cmd === "help") {
       console.log(HELP.main);
-      return cmd === undefined ? 2 : 0;
+      return cmd === undefined ? EXIT_BAD_INPUT : 0;
+    }
+    if (cmd === "--version" || cmd === "-v" || cmd === "version") {
+      console.log(JSON.parse(readFileSync(`${packageRoot()}/package.json`, "utf8")).version);
+      return 0;
     }
     if (cmd === "generate") await cmdGenerate(rest);
     else if (cmd === "info") await cmdInfo(rest);
@@ -298,17 +302,17 @@ export async function main(argv: string[]): Promise<number> {
     else throw new UsageError(`unknown command ${JSON.stringify(cmd)}\n\n${HELP.main}`);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`audiolm: ${err.message}`);
-      return 2;
+    const status = exitStatusOf(err);
+    const coded = err instanceof AudioLMError || (err as { code?: string })?.code?.startsWith?.("ERR_AUDIOLM_");
+    const code = err instanceof UsageError ? "ERR_AUDIOLM_USAGE" : coded ? (err as AudioLMError).code : "ERR_AUDIOLM_INTERNAL";
+    if (argv.includes("--json")) {
+      // Data goes to stdout under --json: the error too, as an object a script can read.
+      console.log(JSON.stringify({ error: { code, message: (err as Error)?.message ?? String(err), exitStatus: status } }));
     }
-    if (err instanceof AudioLMError || (err as { code?: string })?.code?.startsWith?.("ERR_AUDIOLM_")) {
-      const e = err as AudioLMError;
-      console.error(`audiolm: error [${e.code}]: ${e.message}`);
-      return 1;
-    }
-    console.error(`audiolm: unexpected error: ${(err as Error)?.stack ?? err}`);
-    return 1;
+    if (err instanceof UsageError) console.error(`audiolm: ${err.message}`);
+    else if (coded) console.error(`audiolm: error [${code}]: ${(err as Error).message}`);
+    else console.error(`audiolm: unexpected error: ${(err as Error)?.stack ?? err}`);
+    return status;
   }
 }
 

@@ -7,6 +7,7 @@
  * The signal is treated as zero outside its support (like `scipy.signal.resample_poly`).
  */
 import { invalidArgument } from "../errors.js";
+import { checkResampledLength, checkSampleRate } from "../limits.js";
 
 /** Zero crossings of the sinc on each side of the kernel centre (in units of the filter's cutoff). */
 const ZERO_CROSSINGS = 32;
@@ -77,13 +78,10 @@ function ceilRatio(len: number, up: number, down: number): number {
  */
 export function resample(x: Float32Array, fromRate: number, toRate: number): Float32Array {
   if (!(x instanceof Float32Array)) invalidArgument("x", "a Float32Array", x);
-  if (typeof fromRate !== "number" || !Number.isFinite(fromRate) || fromRate <= 0) {
-    invalidArgument("fromRate", "a finite sample rate > 0", fromRate);
-  }
-  if (typeof toRate !== "number" || !Number.isFinite(toRate) || toRate <= 0) {
-    invalidArgument("toRate", "a finite sample rate > 0", toRate);
-  }
+  checkSampleRate(fromRate, "fromRate");
+  checkSampleRate(toRate, "toRate");
   if (fromRate === toRate) return x.slice();
+  checkResampledLength(x.length, fromRate, toRate, "x");
   const len = x.length;
 
   const scale = Math.min(1, toRate / fromRate) * ROLLOFF;

@@ -11,6 +11,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import wavefile from "wavefile";
 import { AudioLMError, describe, invalidArgument } from "../errors.js";
+import { checkResampledLength, checkSampleRate, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from "../limits.js";
 import { resamplePlanar } from "./resample.js";
 
 /** Decoded audio: mono samples in [-1, 1] (floats may exceed it) and their rate. */
@@ -116,10 +117,7 @@ function g711Table(format: number): Float32Array {
 function checkReadOptions(opts: ReadWavOptions | undefined): { rate: number | undefined; channels: number } {
   if (opts === undefined) return { rate: undefined, channels: 1 };
   if (opts === null || typeof opts !== "object") invalidArgument("opts", "an options object", opts);
-  const rate = opts.sampleRate;
-  if (rate !== undefined && (typeof rate !== "number" || !Number.isFinite(rate) || rate <= 0)) {
-    invalidArgument("opts.sampleRate", "a finite sample rate > 0", rate);
-  }
+  const rate = opts.sampleRate === undefined ? undefined : checkSampleRate(opts.sampleRate, "opts.sampleRate");
   const channels = opts.channels ?? 1;
   if (!Number.isInteger(channels) || channels < 1 || channels > 64) invalidArgument("opts.channels", "an integer from 1 to 64", opts.channels);
   return { rate, channels };
@@ -157,7 +155,9 @@ function decodeWavImpl(bytes: Uint8Array, source: string, targetRate: number | u
   const bits = fmt.bitsPerSample;
   const blockAlign = fmt.blockAlign;
   if (!Number.isInteger(channels) || channels < 1) throw wavError(source, `declares ${channels} channels`);
-  if (!Number.isInteger(sampleRate) || sampleRate < 1) throw wavError(source, `declares a sample rate of ${sampleRate} Hz`);
+  if (!Number.isInteger(sampleRate) || sampleRate < MIN_SAMPLE_RATE || sampleRate > MAX_SAMPLE_RATE) {
+    throw wavError(source, `declares a sample rate of ${sampleRate} Hz (supported: ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz)`);
+  }
   if (!Number.isInteger(bits) || bits < 1) throw wavError(source, `declares ${bits} bits per sample`);
   const width = blockAlign / channels;
   if (!Number.isInteger(width) || width < Math.ceil(bits / 8)) {
@@ -235,6 +235,7 @@ function decodeWavImpl(bytes: Uint8Array, source: string, targetRate: number | u
   const resampling = targetRate !== undefined && targetRate !== sampleRate;
   const rate = resampling ? targetRate : sampleRate;
   const read = keep ? want : 1;
+  if (resampling) checkResampledLength(out.length / read, sampleRate, targetRate, source);
   let samples = resampling ? resamplePlanar(out, read, sampleRate, targetRate) : out;
   if (want > read) {
     const mono = samples;

@@ -147,7 +147,6 @@ export class AudioLM {
     if (!Number.isSafeInteger(seed) || seed < 0 || seed + batch > Number.MAX_SAFE_INTEGER) invalidArgument("seed", "a non-negative integer below 2^53", seed);
     if (o.chunkSize !== undefined && (!Number.isInteger(o.chunkSize) || o.chunkSize < 1 || o.chunkSize > 1 << 16)) invalidArgument("chunkSize", "an integer from 1 to 65536", o.chunkSize);
     if (o.onProgress !== undefined && typeof o.onProgress !== "function") invalidArgument("onProgress", "a function", o.onProgress);
-    if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) invalidArgument("signal", "an AbortSignal", o.signal);
     return { batch, seeds: Array.from({ length: batch }, (_, r) => seed + r) };
   }
 

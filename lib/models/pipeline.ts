@@ -4,7 +4,7 @@
  * lockstep. lib/models/audiolm.ts validates requests and drives these.
  */
 import type { Codec } from "./codec.js";
-import { AudioLMError } from "../errors.js";
+import { AudioLMError, invalidArgument } from "../errors.js";
 import { type ModelConfig, stageCapacities } from "./model-json.js";
 import type { GenerationProgress } from "./progress.js";
 import {
@@ -53,6 +53,8 @@ export class Run {
   readonly #onAbort = () => this.sessions.forEach((s) => s.abort());
 
   constructor(readonly opts: RunOptions) {
+    // Checked before anything listens to it: an object that is not an AbortSignal is refused.
+    if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) invalidArgument("signal", "an AbortSignal", opts.signal);
     this.chunk = opts.chunkSize ?? 32;
     opts.signal?.addEventListener("abort", this.#onAbort);
   }

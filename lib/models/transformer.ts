@@ -43,6 +43,11 @@ export class Transformer extends NativeModel<NativeTransformer> {
   async logits(tokens: Int32Array[], opts: { context?: Float32Array[]; head?: number } = {}): Promise<Float32Array[]> {
     const h = this.handle();
     checkRows(tokens, Int32Array, "tokens");
+    // The work of a full forward grows with the square of a row's length: bounded by the model's context.
+    const C = this.config.inputCodebooks, limit = this.config.maxPositions;
+    tokens.forEach((t, i) => {
+      if (Math.ceil(t.length / C) > limit) invalidArgument(`tokens[${i}]`, `at most ${limit} positions (the model's maxPositions) of ${C} codebook(s)`, t);
+    });
     const head = opts.head ?? 0;
     if (!Number.isInteger(head) || head < 0 || head >= this.config.outputHeads) {
       invalidArgument("head", `an integer from 0 to ${this.config.outputHeads - 1}`, head);

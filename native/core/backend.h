@@ -130,8 +130,15 @@ class Backend {
   // Uninitialised memory.
   virtual Buffer alloc(size_t bytes) = 0;
   Buffer alloc_f32(int64_t n) { return alloc(size_t(n) * 4); }
-  // A weight from an f32 host tensor (the CPU backend keeps the tensor's memory, others copy).
-  virtual Weight weight(const Tensor& host) = 0;
+  // A weight from an f32 host tensor: copied into a new buffer (the CPU backend keeps the
+  // tensor's own memory instead).
+  virtual Weight weight(const Tensor& host) {
+    Weight w;
+    w.shape = host.shape();
+    w.buf = alloc(size_t(host.numel()) * 4);
+    upload(w.span(), host.data(), size_t(host.numel()) * 4);
+    return w;
+  }
   virtual void upload(Span dst, const void* src, size_t bytes) = 0;
   virtual void download(void* dst, Span src, size_t bytes) = 0;
   virtual void copy(Span dst, Span src, size_t bytes) = 0;

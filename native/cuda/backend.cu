@@ -114,13 +114,6 @@ class CudaBackend final : public Backend {
     }
     return std::make_shared<DeviceBuffer>(this, p, bytes);
   }
-  Weight weight(const Tensor& host) override {
-    Weight w;
-    w.shape = host.shape();
-    w.buf = alloc(size_t(host.numel()) * 4);
-    upload(w.span(), host.data(), size_t(host.numel()) * 4);
-    return w;
-  }
   void upload(Span dst, const void* src, size_t bytes) override {
     Bind b(*this);
     check(dst, bytes);
