@@ -44,7 +44,10 @@ class HandleWrap : public Napi::ObjectWrap<Derived> {
     Napi::Env env = info.Env();
     if (info.Length() != 1 || !info[0].IsExternal())
       throw make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT", std::string(Derived::kClass) + " cannot be constructed directly: use " + Derived::MadeBy());
-    held_ = *info[0].As<Napi::External<Ptr>>().Data();
+    // Taken, not copied: the External lives until garbage collection, and a copy left in it would
+    // keep the model's memory past dispose() until then.
+    held_ = std::move(*info[0].As<Napi::External<Ptr>>().Data());
+    if (!held_) throw make_error(env, "ERR_AUDIOLM_INVALID_ARGUMENT", std::string(Derived::kClass) + ": this handle was already taken");
     reported_bytes_ = Derived::HeldBytes(*held_);
     Napi::MemoryManagement::AdjustExternalMemory(env, reported_bytes_);
   }

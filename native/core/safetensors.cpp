@@ -173,7 +173,7 @@ Tensor WeightsFile::f32(const std::string& name, const Shape& expected) const {
   int64_t n = shape_numel(ti.shape);
   if (ti.dtype == "F32" && reinterpret_cast<uintptr_t>(src) % alignof(float) == 0)
     return Tensor::view(const_cast<float*>(reinterpret_cast<const float*>(src)), ti.shape, mapping_);
-  Tensor out = Tensor::empty(ti.shape);
+  Tensor out = Tensor::empty_mapped(ti.shape);
   if (ti.dtype == "F32") {
     std::memcpy(out.data(), src, size_t(n) * 4);
   } else if (ti.dtype == "F16" || ti.dtype == "BF16") {

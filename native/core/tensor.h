@@ -1,6 +1,8 @@
 // A minimal f32 tensor for CPU compute: contiguous, row-major, owning its buffer or viewing
 // someone else's (an mmapped weights file) with a keep-alive handle.
 #pragma once
+#include <sys/mman.h>
+
 #include <cstdint>
 #include <memory>
 #include <numeric>
@@ -36,6 +38,22 @@ class Tensor {
     auto buf = std::shared_ptr<float[]>(new float[n > 0 ? n : 1]);
     t.data_ = buf.get();
     t.owner_ = std::move(buf);
+    t.shape_ = std::move(shape);
+    return t;
+  }
+  // Storage that lives as long as a model: its own anonymous mapping, so that freeing it gives the
+  // pages back to the system at once. From the heap, weights freed on one of libuv's threads stay
+  // in that thread's malloc arena, and a service that loads and disposes models grows without end
+  // (measured: +1.5 GB over 40 cycles of the default model; bench/memory.mjs).
+  static Tensor empty_mapped(Shape shape) {
+    int64_t n = shape_numel(shape);
+    ALM_CHECK_ARG(n >= 0, "negative tensor size ", shape_str(shape));
+    const size_t bytes = size_t(n > 0 ? n : 1) * sizeof(float);
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) fail(ErrorKind::OutOfMemory, "cannot map ", bytes, " bytes for a tensor of shape ", shape_str(shape));
+    Tensor t;
+    t.data_ = static_cast<float*>(p);
+    t.owner_ = std::shared_ptr<void>(p, [bytes](void* q) { munmap(q, bytes); });
     t.shape_ = std::move(shape);
     return t;
   }

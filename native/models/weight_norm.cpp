@@ -25,7 +25,7 @@ Tensor load_conv_weight(const WeightsFile& f, const std::string& prefix, const S
   Shape gshape(shape.size(), 1);
   gshape[size_t(dim)] = shape[size_t(dim)];
   Tensor g = f.f32(g_name, gshape);
-  Tensor w = Tensor::empty(shape);
+  Tensor w = Tensor::empty_mapped(shape);
   // v viewed as [outer, n, inner]: slice j is every element whose index along `dim` is j.
   int64_t outer = 1, inner = 1;
   const int64_t n = shape[size_t(dim)];
