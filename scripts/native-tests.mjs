@@ -7,7 +7,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const dirs = ["build/Release/tests", "build/tests", "build/Debug/tests"].map((d) => join(root, d));
+// AUDIOLM_NATIVE_TESTS names another build's test folder (CI's sanitizer build).
+const dirs = (process.env.AUDIOLM_NATIVE_TESTS ? [process.env.AUDIOLM_NATIVE_TESTS] : ["build/Release/tests", "build/tests", "build/Debug/tests"]).map((d) => join(root, d));
 const dir = dirs.find((d) => existsSync(d));
 if (!dir) {
   console.error(`native tests: no test executables found in ${dirs.join(", ")}; run \`npm install\` or \`npm run build\` first`);
