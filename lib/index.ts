@@ -11,6 +11,7 @@
  */
 export { Codec, type CodecCodes, type CodecSegment, type DecodeOptions, type EncodeOptions } from "./models/codec.js";
 export { AudioLMError, type AudioLMErrorCode } from "./errors.js";
+export { MAX_SAMPLE_RATE, MAX_SAMPLES, MIN_SAMPLE_RATE } from "./limits.js";
 export { type Device, type LoadOptions } from "./native/options.js";
 export { convertEncodec, type EncodecConfig, type ConvertEncodecOptions } from "./convert/encodec.js";
 export {
