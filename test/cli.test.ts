@@ -28,6 +28,8 @@ describe("audiolm CLI", () => {
     expect(info.threads).toBeGreaterThan(0);
     expect(typeof info.cudaCompiled).toBe("boolean");
     expect(info.gpus).toBeInstanceOf(Array);
+    expect(info.backends[0]).toBe("cpu");
+    expect(info.backends).toHaveLength(1 + (info.cudaCompiled ? info.gpus.length : 0));
     expect(info.version).toMatch(/^\d+\.\d+\.\d+/);
   });
 

@@ -23,9 +23,13 @@ async function cmdInfo(argv: string[]): Promise<void> {
   if (values.help) return void console.log(HELP.info);
   const pkg = JSON.parse(readFileSync(`${packageRoot()}/package.json`, "utf8"));
   const info = native().info();
-  const out = { version: pkg.version, node: process.version, platform: `${process.platform}-${process.arch}`, ...info };
+  // Backends a load can name: the CPU always; CUDA when this build has it and a GPU is usable
+  // (`auto` is the CPU until the CUDA backend has passed its GPU check).
+  const backends = ["cpu", ...(info.cudaCompiled && info.gpus.length > 0 ? info.gpus.map((g) => `cuda:${g.index}`) : [])];
+  const out = { version: pkg.version, node: process.version, platform: `${process.platform}-${process.arch}`, backends, ...info };
   if (values.json) return void console.log(JSON.stringify(out, null, 2));
   console.log(`audiolm-node ${out.version} (${out.buildType} build, Node ${out.node}, ${out.platform})`);
+  console.log(`backends: ${backends.join(", ")} (auto: cpu)`);
   console.log(`CPU: ${info.threads} threads, ${info.cpuKernels} kernels`);
   console.log(`CUDA: ${info.cudaCompiled ? "compiled" : "not compiled"}; ${info.cudaStatus}`);
   for (const g of info.gpus) {

@@ -506,4 +506,8 @@ export class BarkModel {
     await this.fine.dispose();
     await this.codec?.dispose?.();
   }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
 }
